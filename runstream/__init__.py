@@ -1,0 +1,33 @@
+"""runstream: experiment tracking on Kafka and ClickHouse.
+
+::
+
+    from runstream import Workspace, Experiment
+
+    run = Experiment(Workspace(), "train").start_logging()
+    run.log("loss", 0.25)
+    run.complete()
+    run.get_metrics()
+"""
+
+from runstream.errors import (
+    BackendError,
+    ConflictError,
+    InvalidArgumentError,
+    InvalidTypeError,
+    NotFoundError,
+    RunstreamError,
+)
+from runstream.producer import Experiment, Run, Workspace
+
+__all__ = [
+    "BackendError",
+    "ConflictError",
+    "Experiment",
+    "InvalidArgumentError",
+    "InvalidTypeError",
+    "NotFoundError",
+    "Run",
+    "RunstreamError",
+    "Workspace",
+]

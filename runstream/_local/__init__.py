@@ -1,0 +1,1 @@
+"""Run runstream's infrastructure locally, for development and tests."""

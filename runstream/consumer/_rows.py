@@ -1,0 +1,244 @@
+"""Turn decoded events into column-wise rows of the store's tables.
+
+Pure functions of the events: no Kafka, no ClickHouse. Each event is
+checked against the limits the SDK enforces, since not every writer is the
+Python SDK; a broken one raises :class:`SchemaError` and goes to the dead
+letter topic instead of the store.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from typing import Any
+
+import pyarrow as pa
+
+from runstream._limits import MAX_NAME_CHARS
+from runstream._wire.avro import body_type
+from runstream._wire.values import ValueType
+from runstream.errors import SchemaError
+
+_UTC_US = pa.timestamp("us", tz="UTC")
+_TEXT_TYPES = frozenset({ValueType.STRING, ValueType.BIGINT})
+_KNOWN_TYPES = frozenset(int(t) for t in ValueType)
+
+POINT_COLUMNS = (
+    "workspace",
+    "run_id",
+    "name",
+    "kind",
+    "column_name",
+    "step",
+    "time",
+    "writer_id",
+    "seq",
+    "idx",
+    "value_type",
+    "value",
+    "value_int",
+    "value_str",
+)
+
+
+def _micros(when: dt.datetime | int) -> int:
+    if isinstance(when, int):
+        return when
+    return int(when.timestamp() * 1_000_000)
+
+
+def check_metric_points(body: dict[str, Any]) -> None:
+    """Raise :class:`SchemaError` unless a MetricPoints body is coherent."""
+    name = body["name"]
+    if not name or len(name) > MAX_NAME_CHARS:
+        raise SchemaError(
+            f"metric name must be 1-{MAX_NAME_CHARS} characters "
+            f"(got {len(name)})"
+        )
+
+    count = len(body["steps"])
+    for field in ("times_us", "value_types", "doubles"):
+        if len(body[field]) != count:
+            raise SchemaError(
+                f"metric {name!r}: {field} has {len(body[field])} entries "
+                f"for {count} points"
+            )
+    columns = body["columns"]
+    if columns and len(columns) != count:
+        raise SchemaError(f"metric {name!r}: columns do not match points")
+    if columns and max(columns) >= len(body["column_names"]):
+        raise SchemaError(f"metric {name!r}: a column index is out of range")
+
+    types = body["value_types"]
+    if not set(types) <= _KNOWN_TYPES:
+        raise SchemaError(f"metric {name!r}: unknown value type code")
+    if types.count(ValueType.INT) != len(body["ints"]):
+        raise SchemaError(f"metric {name!r}: ints do not match int points")
+    texts = sum(1 for t in types if t in _TEXT_TYPES)
+    if texts != len(body["strings"]):
+        raise SchemaError(
+            f"metric {name!r}: strings do not match string points"
+        )
+
+
+class RowBuilder:
+    """Collects the rows that a batch of events adds to each table."""
+
+    def __init__(self) -> None:
+        self._points: dict[str, list[Any]] = {c: [] for c in POINT_COLUMNS}
+        self._run_updates: dict[str, list[Any]] = defaultdict(list)
+        self._tags: dict[str, list[Any]] = defaultdict(list)
+        self._artifacts: dict[str, list[Any]] = defaultdict(list)
+        self._progress: dict[tuple[str, str, str], dict[str, Any]] = {}
+        self.events = 0
+        self.points = 0
+
+    def add(self, event: dict[str, Any]) -> None:
+        """Add one decoded event; raises SchemaError if it is incoherent."""
+        branch, body = event["body"]
+        if branch == body_type("MetricPoints"):
+            check_metric_points(body)
+            self._add_points(event, body)
+        elif branch in (
+            body_type("RunStarted"),
+            body_type("RunStatusChanged"),
+        ):
+            self._add_run_update(event, body)
+        elif branch == body_type("TagsSet"):
+            self._add_tags(event, body)
+        elif branch == body_type("ArtifactAdded"):
+            self._add_artifact(event, body)
+        else:
+            raise SchemaError(f"event body {branch!r} is not handled")
+
+        self._note_progress(event)
+        self.events += 1
+
+    def _add_points(self, event: dict[str, Any], body: dict[str, Any]) -> None:
+        count = len(body["steps"])
+        types = body["value_types"]
+        cols = self._points
+        cols["workspace"].extend([event["workspace"]] * count)
+        cols["run_id"].extend([event["run_id"]] * count)
+        cols["name"].extend([body["name"]] * count)
+        cols["kind"].extend([body["kind"].lower()] * count)
+        names = body["column_names"]
+        if body["columns"]:
+            cols["column_name"].extend(names[i] for i in body["columns"])
+        else:
+            cols["column_name"].extend([""] * count)
+        cols["step"].extend(body["steps"])
+        cols["time"].extend(body["times_us"])
+        cols["writer_id"].extend([event["writer"]["writer_id"]] * count)
+        cols["seq"].extend([event["seq"]] * count)
+        cols["idx"].extend(range(count))
+        cols["value_type"].extend(types)
+        cols["value"].extend(body["doubles"])
+
+        ints = iter(body["ints"])
+        texts = iter(body["strings"])
+        if body["ints"]:
+            cols["value_int"].extend(
+                next(ints) if t == ValueType.INT else 0 for t in types
+            )
+        else:
+            cols["value_int"].extend([0] * count)
+        if body["strings"]:
+            cols["value_str"].extend(
+                next(texts) if t in _TEXT_TYPES else "" for t in types
+            )
+        else:
+            cols["value_str"].extend([""] * count)
+        self.points += count
+
+    def _add_run_update(
+        self, event: dict[str, Any], body: dict[str, Any]
+    ) -> None:
+        rows = self._run_updates
+        rows["workspace"].append(event["workspace"])
+        rows["run_id"].append(event["run_id"])
+        rows["event_id"].append(str(event["event_id"]))
+        rows["time"].append(_micros(event["time_us"]))
+        rows["writer_id"].append(event["writer"]["writer_id"])
+        rows["seq"].append(event["seq"])
+        rows["experiment"].append(body.get("experiment") or "")
+        rows["parent_run_id"].append(body.get("parent_run_id") or "")
+        rows["display_name"].append(body.get("display_name") or "")
+        rows["run_type"].append(body.get("run_type") or "")
+        rows["status"].append(body.get("status") or "")
+        rows["error_code"].append(body.get("error_code") or "")
+        rows["error_message"].append(body.get("error_message") or "")
+
+    def _add_tags(self, event: dict[str, Any], body: dict[str, Any]) -> None:
+        rows = self._tags
+        for key, value in body["tags"].items():
+            rows["workspace"].append(event["workspace"])
+            rows["run_id"].append(event["run_id"])
+            rows["key"].append(key)
+            rows["value"].append(value)
+            rows["time"].append(_micros(event["time_us"]))
+            rows["seq"].append(event["seq"])
+
+    def _add_artifact(
+        self, event: dict[str, Any], body: dict[str, Any]
+    ) -> None:
+        rows = self._artifacts
+        rows["workspace"].append(event["workspace"])
+        rows["run_id"].append(event["run_id"])
+        for field in ("name", "uri", "size_bytes", "sha256", "content_type"):
+            rows[field].append(body[field])
+        rows["time"].append(_micros(event["time_us"]))
+
+    def _note_progress(self, event: dict[str, Any]) -> None:
+        writer = event["writer"]
+        key = (event["workspace"], event["run_id"], writer["writer_id"])
+        seen = self._progress.get(key)
+        if seen is None or seen["max_seq"] < event["seq"]:
+            self._progress[key] = {
+                "host": writer["host"],
+                "pid": writer["pid"],
+                "rank": writer["rank"],
+                "max_seq": event["seq"],
+            }
+
+    def tables(self) -> dict[str, pa.Table]:
+        """Return the Arrow rows per table; tables with no rows are left out."""
+        out: dict[str, pa.Table] = {}
+        if self.points:
+            cols = dict(self._points)
+            cols["time"] = pa.array(cols["time"], _UTC_US)
+            cols["value_type"] = pa.array(cols["value_type"], pa.uint8())
+            cols["value"] = pa.array(cols["value"], pa.float64())
+            cols["value_int"] = pa.array(cols["value_int"], pa.int64())
+            cols["seq"] = pa.array(cols["seq"], pa.uint64())
+            cols["idx"] = pa.array(cols["idx"], pa.uint32())
+            out["points"] = pa.table(cols)
+        for table, rows in (
+            ("run_updates", self._run_updates),
+            ("run_tags", self._tags),
+            ("artifacts", self._artifacts),
+        ):
+            if rows:
+                cols = dict(rows)
+                cols["time"] = pa.array(cols["time"], _UTC_US)
+                out[table] = pa.table(cols)
+        if self._progress:
+            now = dt.datetime.now(dt.UTC)
+            keys = list(self._progress)
+            values = list(self._progress.values())
+            out["writer_progress"] = pa.table(
+                {
+                    "workspace": [k[0] for k in keys],
+                    "run_id": [k[1] for k in keys],
+                    "writer_id": [k[2] for k in keys],
+                    "host": [v["host"] for v in values],
+                    "pid": [v["pid"] for v in values],
+                    "rank": pa.array([v["rank"] for v in values], pa.int32()),
+                    "max_seq": pa.array(
+                        [v["max_seq"] for v in values], pa.uint64()
+                    ),
+                    "updated": pa.array([now] * len(keys), _UTC_US),
+                }
+            )
+
+        return out

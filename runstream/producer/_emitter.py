@@ -1,0 +1,575 @@
+"""The emitter: log calls append to memory; one thread sends to Kafka.
+
+User threads never wait on the network. A log call validates its input,
+then appends to the column lists of an open :class:`_Accumulator` under one
+lock. A daemon thread owns an asyncio loop and an ``AIOKafkaProducer``;
+every ``linger_ms`` (sooner when a batch fills up, or on ``flush()``) it
+takes everything pending, numbers it per writer, encodes it as Avro events
+and sends them, keyed by run id so one run's events stay in order.
+
+Order is kept per run handle: points of one metric pile into one event
+until a lifecycle event (status, tag, artifact) is queued behind them, so
+readers see metrics and lifecycle changes in the order they were made.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import os
+import socket
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Sequence
+from typing import Any
+
+import attrs
+import structlog
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+
+from runstream._limits import MAX_MESSAGE_BYTES, MAX_POINTS_PER_EVENT
+from runstream._wire.avro import body_type, encode_event
+from runstream._wire.topics import DEFAULT_EVENTS_TOPIC
+from runstream._wire.values import ValueType
+from runstream.errors import BrokerError
+from runstream.producer._values import Cell
+
+log = structlog.get_logger(component="producer")
+
+
+@attrs.frozen
+class EmitterSettings:
+    """How one process sends events to Kafka."""
+
+    bootstrap: str
+    topic: str = DEFAULT_EVENTS_TOPIC
+    #: How long points wait in memory before a send; bounds how stale a
+    #: live chart can be.
+    linger_ms: int = 100
+    max_points_per_event: int = MAX_POINTS_PER_EVENT
+    #: Bound on ``close()`` at interpreter exit.
+    close_timeout_s: float = 30.0
+    request_timeout_ms: int = 30_000
+
+
+@attrs.frozen
+class WriterInfo:
+    """The process that writes, as every event names it."""
+
+    host: str
+    pid: int
+    rank: int
+
+    @classmethod
+    def of_this_process(cls) -> WriterInfo:
+        rank = os.environ.get("RANK") or os.environ.get("OMPI_COMM_WORLD_RANK")
+        return cls(
+            host=socket.gethostname(),
+            pid=os.getpid(),
+            rank=int(rank) if rank and rank.isdigit() else 0,
+        )
+
+
+class _Accumulator:
+    """Column lists of one metric's points, waiting to become one event."""
+
+    __slots__ = (
+        "name",
+        "kind",
+        "column_names",
+        "_column_index",
+        "columns",
+        "steps",
+        "times_us",
+        "value_types",
+        "doubles",
+        "ints",
+        "strings",
+        "items",
+    )
+
+    def __init__(self, name: str, kind: str) -> None:
+        self.name = name
+        self.kind = kind
+        self.column_names: list[str] = []
+        self._column_index: dict[str, int] = {}
+        self.columns: list[int] = []
+        self.steps: list[int] = []
+        self.times_us: list[int] = []
+        self.value_types = bytearray()
+        self.doubles: list[float] = []
+        self.ints: list[int] = []
+        self.strings: list[str] = []
+        #: How many accepted calls this event settles.
+        self.items = 0
+
+    def __len__(self) -> int:
+        return len(self.steps)
+
+    def add(self, step: int, time_us: int, cell: Cell) -> None:
+        self.steps.append(step)
+        self.times_us.append(time_us)
+        self.value_types.append(cell.type)
+        self.doubles.append(cell.double)
+        if cell.type == ValueType.INT:
+            self.ints.append(cell.exact_int)  # type: ignore[arg-type]
+        elif cell.text is not None:
+            self.strings.append(cell.text)
+
+    def add_row(
+        self,
+        step: int,
+        time_us: int,
+        names: Sequence[str],
+        cells: Sequence[Cell],
+    ) -> None:
+        index = self._column_index
+        for name, cell in zip(names, cells, strict=True):
+            column = index.get(name)
+            if column is None:
+                column = index[name] = len(self.column_names)
+                self.column_names.append(name)
+            self.columns.append(column)
+            self.add(step, time_us, cell)
+
+    def body(self) -> tuple[str, dict[str, Any]]:
+        return (
+            body_type("MetricPoints"),
+            {
+                "name": self.name,
+                "kind": self.kind,
+                "column_names": self.column_names,
+                "columns": self.columns,
+                "steps": self.steps,
+                "times_us": self.times_us,
+                "value_types": bytes(self.value_types),
+                "doubles": self.doubles,
+                "ints": self.ints,
+                "strings": self.strings,
+            },
+        )
+
+
+class _Lifecycle:
+    """A non-metric event body (status, tags, artifact) waiting to be sent."""
+
+    __slots__ = ("branch", "fields", "items")
+
+    def __init__(self, branch: str, fields: dict[str, Any]) -> None:
+        self.branch = branch
+        self.fields = fields
+        self.items = 1
+
+    def body(self) -> tuple[str, dict[str, Any]]:
+        return (body_type(self.branch), self.fields)
+
+
+_Pending = _Accumulator | _Lifecycle
+
+
+class RunStream:
+    """One run handle's ordered stream of events, with its own writer id.
+
+    All methods are safe to call from any thread and return at once.
+    """
+
+    def __init__(self, emitter: Emitter, workspace: str, run_id: str) -> None:
+        self.emitter = emitter
+        self.workspace = workspace
+        self.run_id = run_id
+        self.writer_id = uuid.uuid4().hex
+        self._pending: deque[_Pending] = deque()
+        self._open: dict[tuple[str, str], _Accumulator] = {}
+        self._next_seq = 1
+        self._next_step: dict[str, int] = {}
+        #: Highest sequence number Kafka acknowledged for this writer.
+        self.delivered_seq = 0
+        #: Sequence number of the newest event handed to the producer.
+        self.assigned_seq = 0
+
+    def _accumulator(self, name: str, kind: str) -> _Accumulator:
+        key = (name, kind)
+        acc = self._open.get(key)
+        if acc is None or len(acc) >= self.emitter.settings.max_points_per_event:
+            acc = self._open[key] = _Accumulator(name, kind)
+            self._pending.append(acc)
+
+        return acc
+
+    def _steps(self, name: str, step: int | None, count: int) -> int:
+        """Return the first step of ``count`` points (caller holds the lock).
+
+        Without an explicit step a metric counts 0, 1, 2... per run handle;
+        an explicit step moves the count on past it.
+        """
+        first = self._next_step.get(name, 0) if step is None else step
+        self._next_step[name] = max(self._next_step.get(name, 0), first + count)
+        return first
+
+    def add_point(
+        self, name: str, step: int | None, time_us: int, cell: Cell
+    ) -> None:
+        """Queue one scalar point (``Run.log``)."""
+        emitter = self.emitter
+        with emitter.lock:
+            step = self._steps(name, step, 1)
+            acc = self._accumulator(name, "SCALAR")
+            acc.add(step, time_us, cell)
+            acc.items += 1
+            emitter.note_accepted(1)
+
+    def add_points(
+        self,
+        name: str,
+        kind: str,
+        time_us: int,
+        cells: Sequence[Cell],
+    ) -> None:
+        """Queue consecutive points of one metric (``Run.log_list``)."""
+        if not cells:
+            return
+
+        emitter = self.emitter
+        with emitter.lock:
+            first_step = self._steps(name, None, len(cells))
+            for offset, cell in enumerate(cells):
+                acc = self._accumulator(name, kind)
+                acc.add(first_step + offset, time_us, cell)
+            acc.items += 1
+            emitter.note_accepted(len(cells), calls=1)
+
+    def add_rows(
+        self,
+        name: str,
+        kind: str,
+        time_us: int,
+        column_names: Sequence[str],
+        rows: Sequence[Sequence[Cell]],
+    ) -> None:
+        """Queue rows of a table metric (``Run.log_row``, ``log_table``)."""
+        if not rows:
+            return
+
+        emitter = self.emitter
+        with emitter.lock:
+            first_step = self._steps(name, None, len(rows))
+            for offset, cells in enumerate(rows):
+                acc = self._accumulator(name, kind)
+                acc.add_row(first_step + offset, time_us, column_names, cells)
+            acc.items += 1
+            emitter.note_accepted(len(rows) * len(column_names), calls=1)
+
+    def add_lifecycle(self, branch: str, fields: dict[str, Any]) -> None:
+        """Queue a lifecycle event behind everything queued so far."""
+        emitter = self.emitter
+        with emitter.lock:
+            self._pending.append(_Lifecycle(branch, fields))
+            # Later points must not join an event queued before this one.
+            self._open.clear()
+            emitter.note_accepted(0, calls=1)
+        emitter.wake()
+
+    def take_pending(self) -> list[tuple[int, _Pending]]:
+        """Number and hand over everything queued (caller holds the lock)."""
+        taken = []
+        while self._pending:
+            taken.append((self._next_seq, self._pending.popleft()))
+            self._next_seq += 1
+        self._open.clear()
+        if taken:
+            self.assigned_seq = taken[-1][0]
+
+        return taken
+
+
+@attrs.frozen
+class _Outgoing:
+    stream: RunStream
+    seq: int
+    items: int
+    message: bytes
+
+
+class Emitter:
+    """Owns the sender thread and the Kafka producer of one process."""
+
+    def __init__(self, settings: EmitterSettings) -> None:
+        self.settings = settings
+        self.writer = WriterInfo.of_this_process()
+        self.lock = threading.Lock()
+        self._delivered = threading.Condition(threading.Lock())
+        self._streams: list[RunStream] = []
+        self._accepted_calls = 0
+        self._settled_calls = 0
+        self._buffered_points = 0
+        self._wake_pending = False
+        self._closing = False
+        self._retry: deque[_Outgoing] = deque()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wake_event: asyncio.Event | None = None
+        started = threading.Event()
+        self._thread = threading.Thread(
+            target=self._thread_main,
+            args=(started,),
+            name="runstream-emitter",
+            daemon=True,
+        )
+        self._thread.start()
+        started.wait()
+
+    def stream(self, workspace: str, run_id: str) -> RunStream:
+        """Return a new ordered event stream for one run handle."""
+        stream = RunStream(self, workspace, run_id)
+        with self.lock:
+            self._streams.append(stream)
+
+        return stream
+
+    # -- called by user threads, with self.lock held -----------------------
+
+    def note_accepted(self, points: int, calls: int = 1) -> None:
+        self._accepted_calls += calls
+        self._buffered_points += points
+        if (
+            self._buffered_points >= self.settings.max_points_per_event
+            and not self._wake_pending
+        ):
+            self._wake_pending = True
+            self._call_soon(self._set_wake)
+
+    # -- called by user threads, lock not held ----------------------------
+
+    def wake(self) -> None:
+        """Ask the sender to send now instead of after ``linger_ms``."""
+        self._call_soon(self._set_wake)
+
+    def flush(self, timeout_s: float) -> bool:
+        """Wait until every call accepted so far is acknowledged by Kafka.
+
+        Returns whether that happened within ``timeout_s``.
+        """
+        with self.lock:
+            target = self._accepted_calls
+        self.wake()
+        with self._delivered:
+            return self._delivered.wait_for(
+                lambda: self._settled_calls >= target, timeout_s
+            )
+
+    def close(self, timeout_s: float | None = None) -> bool:
+        """Send what is pending and stop the sender, within a bound."""
+        bound = self.settings.close_timeout_s if timeout_s is None else timeout_s
+        deadline = time.monotonic() + bound
+        flushed = self.flush(bound)
+        with self.lock:
+            self._closing = True
+        self.wake()
+        self._thread.join(max(0.0, deadline - time.monotonic()))
+        if not flushed:
+            with self.lock:
+                lost = self._accepted_calls - self._settled_calls
+            log.error(
+                "producer.close_timed_out",
+                unsent_calls=lost,
+                timeout_s=bound,
+                bootstrap=self.settings.bootstrap,
+            )
+
+        return flushed
+
+    @property
+    def is_closed(self) -> bool:
+        return not self._thread.is_alive()
+
+    # -- the sender thread ------------------------------------------------
+
+    def _call_soon(self, callback: Any) -> None:
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            try:
+                loop.call_soon_threadsafe(callback)
+            except RuntimeError:
+                # The loop closed between the check and the call: the
+                # sender is gone and close() reports what was not sent.
+                log.debug("producer.wake_skipped")
+
+    def _set_wake(self) -> None:
+        if self._wake_event is not None:
+            self._wake_event.set()
+
+    def _thread_main(self, started: threading.Event) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        self._wake_event = asyncio.Event()
+        started.set()
+        try:
+            loop.run_until_complete(self._sender())
+        finally:
+            loop.close()
+
+    async def _start_producer(self) -> AIOKafkaProducer | None:
+        attempt = 0
+        while True:
+            producer = AIOKafkaProducer(
+                bootstrap_servers=self.settings.bootstrap,
+                acks="all",
+                enable_idempotence=True,
+                linger_ms=5,
+                max_request_size=MAX_MESSAGE_BYTES + 64 * 1024,
+                request_timeout_ms=self.settings.request_timeout_ms,
+            )
+            try:
+                await producer.start()
+                return producer
+            except KafkaError as exc:
+                await producer.stop()
+                attempt += 1
+                retry_in_s = min(5.0, 0.2 * 2**attempt)
+                log.warning(
+                    "producer.connect_failed",
+                    bootstrap=self.settings.bootstrap,
+                    attempt=attempt,
+                    retry_in_s=retry_in_s,
+                    error=str(exc),
+                )
+                if self._closing:
+                    return None
+                await asyncio.sleep(retry_in_s)
+
+    async def _sender(self) -> None:
+        assert self._wake_event is not None  # set before the loop runs
+        producer = await self._start_producer()
+        if producer is None:
+            return
+
+        linger_s = self.settings.linger_ms / 1000
+        try:
+            while True:
+                try:
+                    await asyncio.wait_for(self._wake_event.wait(), linger_s)
+                except TimeoutError:
+                    pass
+                self._wake_event.clear()
+                with self.lock:
+                    self._wake_pending = False
+                    closing = self._closing
+                await self._send_pending(producer)
+                if closing and not self._retry:
+                    break
+        finally:
+            await producer.stop()
+
+    def _take_outgoing(self) -> list[_Outgoing]:
+        with self.lock:
+            taken = [
+                (stream, seq, item)
+                for stream in self._streams
+                for seq, item in stream.take_pending()
+            ]
+            self._buffered_points = 0
+
+        outgoing = list(self._retry)
+        self._retry.clear()
+        now_us = time.time_ns() // 1000
+        for stream, seq, item in taken:
+            event = {
+                "event_id": str(uuid.uuid4()),
+                "workspace": stream.workspace,
+                "run_id": stream.run_id,
+                "writer": {
+                    "writer_id": stream.writer_id,
+                    "host": self.writer.host,
+                    "pid": self.writer.pid,
+                    "rank": self.writer.rank,
+                },
+                "seq": seq,
+                "time_us": now_us,
+                "body": item.body(),
+            }
+            outgoing.append(
+                _Outgoing(stream, seq, item.items, encode_event(event))
+            )
+
+        return outgoing
+
+    async def _send_pending(self, producer: AIOKafkaProducer) -> None:
+        outgoing = self._take_outgoing()
+        if not outgoing:
+            return
+
+        topic = self.settings.topic
+        futures = [
+            await producer.send(
+                topic, out.message, key=out.stream.run_id.encode()
+            )
+            for out in outgoing
+        ]
+        results = await asyncio.gather(*futures, return_exceptions=True)
+
+        settled = 0
+        failed: list[_Outgoing] = []
+        for out, result in zip(outgoing, results, strict=True):
+            if isinstance(result, BaseException):
+                failed.append(out)
+                continue
+            out.stream.delivered_seq = max(out.stream.delivered_seq, out.seq)
+            settled += out.items
+
+        if failed:
+            self._retry.extend(failed)
+            log.warning(
+                "producer.send_failed",
+                events=len(failed),
+                topic=topic,
+                error=str(next(r for r in results if isinstance(r, BaseException))),
+            )
+        with self._delivered:
+            self._settled_calls += settled
+            self._delivered.notify_all()
+
+
+_emitters: dict[EmitterSettings, Emitter] = {}
+_emitters_lock = threading.Lock()
+
+
+def get_emitter(settings: EmitterSettings) -> Emitter:
+    """Return this process's emitter for ``settings``, starting it once."""
+    with _emitters_lock:
+        emitter = _emitters.get(settings)
+        if emitter is None or emitter.is_closed:
+            emitter = _emitters[settings] = Emitter(settings)
+
+        return emitter
+
+
+def close_all(timeout_s: float | None = None) -> None:
+    """Flush and stop every emitter of this process (run at exit)."""
+    with _emitters_lock:
+        emitters = list(_emitters.values())
+        _emitters.clear()
+    for emitter in emitters:
+        emitter.close(timeout_s)
+
+
+def _forget_after_fork() -> None:
+    # A forked child has no sender thread; it starts emitters of its own.
+    global _emitters_lock
+    _emitters.clear()
+    _emitters_lock = threading.Lock()
+
+
+atexit.register(close_all)
+os.register_at_fork(after_in_child=_forget_after_fork)
+
+
+def raise_if_unsent(emitter: Emitter, call: str, timeout_s: float) -> None:
+    """Flush, raising :class:`BrokerError` if Kafka did not take it all."""
+    if not emitter.flush(timeout_s):
+        raise BrokerError(
+            f"{call}: Kafka at {emitter.settings.bootstrap} did not "
+            f"acknowledge the logged events within {timeout_s:g} s; they stay "
+            "queued and are sent when the broker answers"
+        )

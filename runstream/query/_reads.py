@@ -1,0 +1,242 @@
+"""The SQL behind the query API, and the shaping of its answers.
+
+Building SQL and shaping results are pure functions; the few functions
+that take a :class:`Store` run one query each.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import pyarrow as pa
+
+from runstream._store.backends import Store
+from runstream._wire.values import ValueType
+
+TABLE_KINDS = frozenset({"row", "table"})
+
+
+def metrics_sql(database: str, *, one_name: bool) -> str:
+    """Return the query for a run's points in get_metrics order."""
+    name_filter = "AND name = {name:String}" if one_name else ""
+    return f"""
+        SELECT name, kind, column_name, step, writer_id, seq,
+               value_type, value, value_int, value_str
+        FROM {database}.points FINAL
+        WHERE workspace = {{workspace:String}}
+          AND run_id = {{run_id:String}} {name_filter}
+        ORDER BY name, step, time, writer_id, seq, idx
+    """
+
+
+def _value_readers() -> dict[int, Callable[[float, int, str], Any]]:
+    return {
+        ValueType.NONE: lambda d, i, s: None,
+        ValueType.BOOL: lambda d, i, s: d != 0.0,
+        ValueType.INT: lambda d, i, s: i,
+        ValueType.FLOAT: lambda d, i, s: d,
+        ValueType.STRING: lambda d, i, s: s,
+        ValueType.BIGINT: lambda d, i, s: int(s),
+    }
+
+
+_READERS = _value_readers()
+
+
+def shape_metrics(points: pa.Table) -> dict[str, Any]:
+    """Return Azure ML's get_metrics shapes for points in metrics_sql order.
+
+    Scalars and lists: one value reads bare, several as a list. Rows and
+    tables: one row reads ``{column: value}``, several ``{column: [...]}``
+    with ``None`` where a row lacks a column.
+    """
+    if points.num_rows == 0:
+        return {}
+
+    cols = {name: points.column(name).to_pylist() for name in points.column_names}
+    names = cols["name"]
+    result: dict[str, Any] = {}
+    start = 0
+    total = len(names)
+    while start < total:
+        end = start
+        while end < total and names[end] == names[start]:
+            end += 1
+        if TABLE_KINDS.intersection(cols["kind"][start:end]):
+            result[names[start]] = _shape_table(cols, start, end)
+        else:
+            result[names[start]] = _shape_series(cols, start, end)
+        start = end
+
+    return result
+
+
+def _values(cols: Mapping[str, list[Any]], start: int, end: int) -> list[Any]:
+    types = cols["value_type"]
+    doubles = cols["value"]
+    if all(t == ValueType.FLOAT for t in types[start:end]):
+        return doubles[start:end]
+
+    ints = cols["value_int"]
+    texts = cols["value_str"]
+    return [
+        _READERS[types[i]](doubles[i], ints[i], texts[i])
+        for i in range(start, end)
+    ]
+
+
+def _shape_series(cols: Mapping[str, list[Any]], start: int, end: int) -> Any:
+    values = _values(cols, start, end)
+    return values[0] if len(values) == 1 else values
+
+
+def _shape_table(cols: Mapping[str, list[Any]], start: int, end: int) -> Any:
+    values = _values(cols, start, end)
+    columns: dict[str, None] = {}
+    rows: dict[tuple[int, str, int], dict[str, Any]] = {}
+    for offset, i in enumerate(range(start, end)):
+        column = cols["column_name"][i]
+        columns.setdefault(column)
+        key = (cols["step"][i], cols["writer_id"][i], cols["seq"][i])
+        rows.setdefault(key, {})[column] = values[offset]
+
+    if len(rows) == 1:
+        (row,) = rows.values()
+        return {c: row.get(c) for c in columns}
+
+    return {c: [row.get(c) for row in rows.values()] for c in columns}
+
+
+def read_metrics(
+    store: Store, workspace: str, run_id: str, name: str | None = None
+) -> dict[str, Any]:
+    """Return one run's metrics (or one of them) in get_metrics shapes."""
+    params = {"workspace": workspace, "run_id": run_id}
+    if name is not None:
+        params["name"] = name
+    sql = metrics_sql(store.database, one_name=name is not None)
+    return shape_metrics(store.query(sql, params))
+
+
+def run_sql(database: str) -> str:
+    """Return the query that folds a run's lifecycle events into its state."""
+    return f"""
+        SELECT
+            count() AS events,
+            argMaxIf(experiment, time, experiment != '') AS run_experiment,
+            argMaxIf(parent_run_id, time, parent_run_id != '')
+                AS run_parent,
+            argMaxIf(display_name, time, display_name != '') AS run_display_name,
+            argMaxIf(run_type, time, run_type != '') AS run_kind,
+            argMaxIf(status, (time, seq), status != '') AS run_status,
+            argMaxIf(error_code, (time, seq), status != '') AS run_error_code,
+            argMaxIf(error_message, (time, seq), status != '')
+                AS run_error_message,
+            minIf(time, run_type != '') AS created_time,
+            minIf(time, status = 'Running') AS start_time,
+            maxIf(time, status IN ('Completed', 'Failed', 'Canceled'))
+                AS end_time
+        FROM {database}.run_updates FINAL
+        WHERE workspace = {{workspace:String}} AND run_id = {{run_id:String}}
+    """
+
+
+def _iso(value: Any) -> str | None:
+    if value is None or value.timestamp() <= 0:
+        return None
+    return str(value.isoformat().replace("+00:00", "Z"))
+
+
+def read_run(store: Store, workspace: str, run_id: str) -> dict[str, Any] | None:
+    """Return a run's record in Azure ML's ``get_details`` keys, or None."""
+    params = {"workspace": workspace, "run_id": run_id}
+    db = store.database
+    rows = store.query(run_sql(db), params).to_pylist()
+    if not rows or rows[0]["events"] == 0:
+        return None
+
+    row = rows[0]
+    tags = store.query(
+        f"""
+        SELECT key, argMax(value, (time, seq)) AS value
+        FROM {db}.run_tags
+        WHERE workspace = {{workspace:String}} AND run_id = {{run_id:String}}
+        GROUP BY key ORDER BY key
+        """,
+        params,
+    ).to_pylist()
+    files = store.query(
+        f"""
+        SELECT DISTINCT name FROM {db}.artifacts
+        WHERE workspace = {{workspace:String}} AND run_id = {{run_id:String}}
+        ORDER BY name
+        """,
+        params,
+    ).column("name").to_pylist()
+
+    record: dict[str, Any] = {
+        "runId": run_id,
+        "workspace": workspace,
+        "experiment": row["run_experiment"],
+        "parentRunId": row["run_parent"] or None,
+        "displayName": row["run_display_name"] or None,
+        "runType": row["run_kind"] or None,
+        "status": row["run_status"] or "NotStarted",
+        "createdTimeUtc": _iso(row["created_time"]),
+        "startTimeUtc": _iso(row["start_time"]),
+        "tags": {t["key"]: t["value"] for t in tags},
+        "files": files,
+    }
+    end = _iso(row["end_time"])
+    if end is not None:
+        record["endTimeUtc"] = end
+    if row["run_error_code"] or row["run_error_message"]:
+        record["error"] = {
+            "error": {
+                "code": row["run_error_code"],
+                "message": row["run_error_message"],
+            }
+        }
+
+    return record
+
+
+def wait_for_writers(
+    store: Store,
+    workspace: str,
+    run_id: str,
+    wait_for: Mapping[str, int],
+    timeout_s: float,
+) -> bool:
+    """Wait until the store holds each writer's events up to its seq.
+
+    Returns False if the bound passed first; the caller answers anyway.
+    """
+    pending = {w: s for w, s in wait_for.items() if s > 0}
+    if not pending:
+        return True
+
+    sql = f"""
+        SELECT writer_id, max(max_seq) AS max_seq
+        FROM {store.database}.writer_progress
+        WHERE workspace = {{workspace:String}} AND run_id = {{run_id:String}}
+          AND has({{writers:Array(String)}}, writer_id)
+        GROUP BY writer_id
+    """
+    deadline = time.monotonic() + timeout_s
+    delay_s = 0.005
+    while True:
+        rows = store.query(
+            sql,
+            {"workspace": workspace, "run_id": run_id, "writers": list(pending)},
+        ).to_pylist()
+        stored = {r["writer_id"]: r["max_seq"] for r in rows}
+        pending = {w: s for w, s in pending.items() if stored.get(w, 0) < s}
+        if not pending:
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(delay_s)
+        delay_s = min(0.05, delay_s * 2)

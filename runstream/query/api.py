@@ -1,0 +1,126 @@
+"""The HTTP query API, ``/api/v1``: JSON over FastAPI.
+
+Bodies are JSON in which non-finite floats are tagged objects (see
+``runstream.query._json``). Errors are 4xx with a ``detail`` that says what
+was wrong and what to send instead.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from fastapi import APIRouter, FastAPI, HTTPException, Query, Request
+from fastapi.responses import Response
+
+from runstream._store.backends import Store
+from runstream.errors import StoreError
+from runstream.query import _reads
+from runstream.query._json import tag_floats
+
+WaitFor = Annotated[
+    list[str] | None,
+    Query(
+        description=(
+            "writer_id:seq pairs; the answer waits (within the server's "
+            "bound) until the store holds those events"
+        ),
+        examples=["3f2a...:17"],
+    ),
+]
+
+
+class JSONBody(Response):
+    """JSON with tagged non-finite floats, so no value is lost."""
+
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(
+            tag_floats(content), allow_nan=False, ensure_ascii=False
+        ).encode("utf-8")
+
+
+def _parse_wait_for(pairs: list[str] | None) -> dict[str, int]:
+    parsed: dict[str, int] = {}
+    for pair in pairs or []:
+        writer, _, seq = pair.rpartition(":")
+        if not writer or not seq.isdigit():
+            raise HTTPException(
+                422,
+                f"wait_for must be writer_id:seq with a whole number seq "
+                f"(got {pair!r})",
+            )
+        parsed[writer] = max(parsed.get(writer, 0), int(seq))
+
+    return parsed
+
+
+def create_app(
+    store: Store,
+    *,
+    read_wait_s: float = 30.0,
+    health: Callable[[], dict[str, Any]] | None = None,
+) -> FastAPI:
+    """Return the query API over ``store``.
+
+    ``read_wait_s`` bounds how long a read waits for events named in its
+    ``wait_for``; ``health`` adds the consumer's state to ``/health``.
+    """
+    app = FastAPI(
+        title="runstream query API",
+        version="1",
+        default_response_class=JSONBody,
+    )
+    api = APIRouter(prefix="/api/v1")
+
+    @app.exception_handler(StoreError)
+    def store_failed(request: Request, exc: StoreError) -> Response:
+        return JSONBody(
+            {"detail": f"the store could not answer: {exc}"}, status_code=503
+        )
+
+    def waited(workspace: str, run_id: str, wait_for: list[str] | None) -> bool:
+        return _reads.wait_for_writers(
+            store, workspace, run_id, _parse_wait_for(wait_for), read_wait_s
+        )
+
+    @api.get("/health")
+    def get_health() -> Any:
+        """Whether the server and its consumer are up."""
+        report: dict[str, Any] = {"status": "ok", "store": store.database}
+        if health is not None:
+            report.update(health())
+        return JSONBody(report)
+
+    @api.get("/workspaces/{workspace}/runs/{run_id}/metrics")
+    def get_metrics(
+        workspace: str,
+        run_id: str,
+        name: str | None = None,
+        wait_for: WaitFor = None,
+    ) -> Any:
+        """A run's metrics in the shapes of the SDK's ``get_metrics``."""
+        complete = waited(workspace, run_id, wait_for)
+        metrics = _reads.read_metrics(store, workspace, run_id, name)
+        return JSONBody({"metrics": metrics, "complete": complete})
+
+    @api.get("/workspaces/{workspace}/runs/{run_id}")
+    def get_run(
+        workspace: str, run_id: str, wait_for: WaitFor = None
+    ) -> Any:
+        """A run's record: status, times, experiment, tags and files."""
+        complete = waited(workspace, run_id, wait_for)
+        record = _reads.read_run(store, workspace, run_id)
+        if record is None:
+            raise HTTPException(
+                404,
+                f"workspace {workspace!r} has no run {run_id!r}; list runs "
+                "of an experiment to find its id",
+            )
+        record["complete"] = complete
+        return JSONBody(record)
+
+    app.include_router(api)
+    return app

@@ -1,0 +1,116 @@
+"""A Python client of the runstream query API.
+
+The SDK's ``run.get_metrics()`` reads through it, and it works on its own::
+
+    client = QueryClient("http://127.0.0.1:8765")
+    client.get_metrics("default", run_id)
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from runstream.errors import InvalidArgumentError, NotFoundError, ServerError
+from runstream.query._json import untag_float
+
+API_PREFIX = "/api/v1"
+
+
+class QueryClient:
+    """Reads metrics, runs and files from a runstream server over HTTP."""
+
+    def __init__(self, base_url: str, timeout_s: float = 60.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        # The transport retries only failed connects, which are safe to
+        # repeat for reads.
+        self._http = httpx.Client(
+            base_url=self.base_url + API_PREFIX,
+            timeout=timeout_s,
+            transport=httpx.HTTPTransport(retries=3),
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> QueryClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def _get(self, path: str, params: Any = None) -> Any:
+        try:
+            response = self._http.get(path, params=params)
+        except httpx.HTTPError as exc:
+            raise ServerError(
+                f"runstream server at {self.base_url} did not answer: {exc}"
+            ) from exc
+
+        if response.status_code == 404:
+            raise NotFoundError(_detail(response))
+        if response.status_code in (400, 422):
+            raise InvalidArgumentError(
+                f"GET {path}", "request", _detail(response)
+            )
+        if response.status_code >= 400:
+            raise ServerError(
+                f"runstream server answered {response.status_code} to "
+                f"GET {path}: {_detail(response)}",
+                response.status_code,
+            )
+
+        return json.loads(response.content, object_hook=untag_float)
+
+    def _run_path(self, workspace: str, run_id: str) -> str:
+        return f"/workspaces/{quote(workspace, safe='')}/runs/{quote(run_id, safe='')}"
+
+    def get_metrics(
+        self,
+        workspace: str,
+        run_id: str,
+        name: str | None = None,
+        wait_for: Mapping[str, int] | None = None,
+    ) -> dict[str, Any]:
+        """Return a run's metrics in the shapes of ``Run.get_metrics``.
+
+        ``wait_for`` maps writer ids to sequence numbers: the server answers
+        once it has stored those events (or after its wait bound).
+        """
+        params: list[tuple[str, str]] = []
+        if name is not None:
+            params.append(("name", name))
+        for writer_id, seq in (wait_for or {}).items():
+            params.append(("wait_for", f"{writer_id}:{seq}"))
+        body = self._get(self._run_path(workspace, run_id) + "/metrics", params)
+        metrics: dict[str, Any] = body["metrics"]
+        return metrics
+
+    def get_run(
+        self,
+        workspace: str,
+        run_id: str,
+        wait_for: Mapping[str, int] | None = None,
+    ) -> dict[str, Any]:
+        """Return a run's record: status, times, experiment, tags, files."""
+        params = [("wait_for", f"{w}:{s}") for w, s in (wait_for or {}).items()]
+        run: dict[str, Any] = self._get(self._run_path(workspace, run_id), params)
+        return run
+
+    def health(self) -> dict[str, Any]:
+        """Return the server's health report."""
+        report: dict[str, Any] = self._get("/health")
+        return report
+
+
+def _detail(response: httpx.Response) -> str:
+    try:
+        detail = response.json().get("detail")
+    except ValueError:
+        return response.text[:500]
+
+    return detail if isinstance(detail, str) else json.dumps(detail)[:500]
