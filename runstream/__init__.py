@@ -12,16 +12,21 @@
 
 from runstream.errors import (
     BackendError,
+    BrokerError,
     ConflictError,
     InvalidArgumentError,
     InvalidTypeError,
     NotFoundError,
     RunstreamError,
+    SchemaError,
+    ServerError,
+    StoreError,
 )
 from runstream.producer import Experiment, Run, Workspace
 
 __all__ = [
     "BackendError",
+    "BrokerError",
     "ConflictError",
     "Experiment",
     "InvalidArgumentError",
@@ -29,5 +34,8 @@ __all__ = [
     "NotFoundError",
     "Run",
     "RunstreamError",
+    "SchemaError",
+    "ServerError",
+    "StoreError",
     "Workspace",
 ]

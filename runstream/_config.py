@@ -26,6 +26,8 @@ from runstream.errors import InvalidArgumentError, RunstreamError
 
 ENV_PREFIX = "RUNSTREAM_"
 ENDPOINTS_FILE = "endpoints.json"
+#: URL schemes that name a ClickHouse server rather than the embedded store.
+SERVER_SCHEMES = frozenset({"clickhouse", "clickhouses", "http", "https"})
 _FIELDS = (
     "workspace",
     "kafka_bootstrap",
@@ -72,9 +74,13 @@ def read_json(path: Path) -> dict[str, Any]:
         with path.open(encoding="utf-8") as file:
             data = json.load(file)
     except (OSError, ValueError) as exc:
-        raise RunstreamError(f"cannot read runstream config {path}: {exc}") from exc
+        raise RunstreamError(
+            f"cannot read runstream config {path}: {exc}"
+        ) from exc
     if not isinstance(data, dict):
-        raise RunstreamError(f"runstream config {path} must hold a JSON object")
+        raise RunstreamError(
+            f"runstream config {path} must hold a JSON object"
+        )
 
     return data
 

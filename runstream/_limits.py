@@ -15,5 +15,11 @@ MAX_COLUMNS = 1_000
 #: Most points one event carries; a longer list or table travels as several
 #: events, never refused for its size alone.
 MAX_POINTS_PER_EVENT = 16_384
-#: Largest Kafka message the SDK builds, in bytes.
+#: Largest encoded event the SDK builds, in bytes; a metric's points go
+#: into several events past it. One row of a table must fit in one event.
+MAX_EVENT_BYTES = 512 * 1024
+#: Largest Kafka message the producer sends (the broker's default limit).
 MAX_MESSAGE_BYTES = 1_000_000
+#: Longest error message of a failed run, in characters; longer ones are
+#: cut, with a note saying so.
+MAX_ERROR_MESSAGE_CHARS = 64 * 1024

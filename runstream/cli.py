@@ -6,11 +6,12 @@ import asyncio
 import logging
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import click
 import structlog
 
-from runstream._config import state_dir
+from runstream._config import SERVER_SCHEMES, state_dir
 from runstream._wire.topics import DEFAULT_EVENTS_TOPIC
 
 
@@ -68,8 +69,12 @@ def main() -> None:
 
 @main.command()
 @_home
-@click.option("--server-port", type=int, default=None,
-              help="Port of the query API (default 8765, or a free one).")
+@click.option(
+    "--server-port",
+    type=int,
+    default=None,
+    help="Port of the query API (default 8765, or a free one).",
+)
 def up(home: Path | None, server_port: int | None) -> None:
     """Start a local Kafka broker and the runstream server in the background.
 
@@ -86,6 +91,10 @@ def up(home: Path | None, server_port: int | None) -> None:
     click.echo(f"server:    {endpoints.server_url}")
     click.echo(f"artifacts: {endpoints.artifacts_url}")
     click.echo(f"state:     {stack.home}")
+    if home is not None and home != state_dir():
+        click.echo(
+            f"scripts find this stack with: export RUNSTREAM_HOME={home}"
+        )
 
 
 @main.command()
@@ -104,9 +113,13 @@ def down(home: Path | None) -> None:
 @main.command()
 @_bootstrap
 @_topic
-@click.option("--store", "store_url", required=True,
-              help="chdb:///path for the embedded store, or a ClickHouse "
-              "server URL (http://user:pass@host:8123).")
+@click.option(
+    "--store",
+    "store_url",
+    required=True,
+    help="chdb:///path for the embedded store, or a ClickHouse "
+    "server URL (http://user:pass@host:8123).",
+)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8765, show_default=True, type=int)
 @_log_level
@@ -139,8 +152,12 @@ def server(
 @main.command()
 @_bootstrap
 @_topic
-@click.option("--store", "store_url", required=True,
-              help="ClickHouse server URL, e.g. http://user:pass@host:8123.")
+@click.option(
+    "--store",
+    "store_url",
+    required=True,
+    help="ClickHouse server URL, e.g. http://user:pass@host:8123.",
+)
 @_log_level
 def consume(
     kafka_bootstrap: str, topic: str, store_url: str, log_level: str
@@ -154,13 +171,13 @@ def consume(
     from runstream.consumer import ConsumerSettings
     from runstream.server import consume as run_consumer
 
-    _configure_logging(log_level)
-    if store_url.startswith(("chdb:", "file:", "/")):
+    if urlsplit(store_url).scheme not in SERVER_SCHEMES:
         raise click.BadParameter(
             "the embedded store belongs to one process; run `runstream "
             "server` for it, or pass a ClickHouse server URL",
             param_hint="--store",
         )
+    _configure_logging(log_level)
     settings = ConsumerSettings(bootstrap=kafka_bootstrap, topic=topic)
     asyncio.run(run_consumer(settings, store_url))
 

@@ -29,10 +29,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import structlog
-
-# aiokafka ships no type information (no py.typed marker).
-from aiokafka.admin import AIOKafkaAdminClient  # type: ignore[import-untyped]
-from aiokafka.errors import KafkaError  # type: ignore[import-untyped]
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
 
 from runstream._resources import deploy_dir
 from runstream.errors import BackendError, InvalidArgumentError

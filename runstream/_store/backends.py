@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 import pyarrow as pa
 import pyarrow.ipc
 
+from runstream._config import SERVER_SCHEMES
 from runstream.errors import InvalidArgumentError, StoreError
 
 Params = Mapping[str, Any]
@@ -37,17 +38,8 @@ class Store(ABC):
         """Run a query and return its result as an Arrow table."""
 
     @abstractmethod
-    def insert(
-        self,
-        table: str,
-        rows: pa.Table,
-        deduplication_token: str | None = None,
-    ) -> None:
-        """Insert an Arrow table whose columns match ``table`` by name.
-
-        A non-empty ``deduplication_token`` makes a repeated insert with the
-        same token a no-op (ClickHouse's insert deduplication).
-        """
+    def insert(self, table: str, rows: pa.Table) -> None:
+        """Insert an Arrow table whose columns match ``table`` by name."""
 
     @abstractmethod
     def close(self) -> None:
@@ -103,27 +95,16 @@ class ChdbStore(Store):
 
         return pyarrow.ipc.open_stream(pa.BufferReader(data)).read_all()
 
-    def insert(
-        self,
-        table: str,
-        rows: pa.Table,
-        deduplication_token: str | None = None,
-    ) -> None:
+    def insert(self, table: str, rows: pa.Table) -> None:
         if rows.num_rows == 0:
             return
 
-        settings = ""
-        if deduplication_token:
-            settings = (
-                " SETTINGS insert_deduplicate=1, "
-                f"insert_deduplication_token={_quote(deduplication_token)}"
-            )
         columns = ", ".join(f"`{name}`" for name in rows.column_names)
         # chdb's Python() table function finds the Arrow table by its
         # variable name in the calling frame.
         arrow_rows = rows  # noqa: F841 (read by name inside the SQL)
         sql = (
-            f"INSERT INTO {self.database}.{table} ({columns}){settings} "
+            f"INSERT INTO {self.database}.{table} ({columns}) "
             "SELECT * FROM Python(arrow_rows)"
         )
         with self._lock:
@@ -161,7 +142,9 @@ class ServerStore(Store):
                 autogenerate_session_id=False,
             )
         except ClickHouseError as exc:
-            raise StoreError(f"cannot reach ClickHouse at {url}: {exc}") from exc
+            raise StoreError(
+                f"cannot reach ClickHouse at {url}: {exc}"
+            ) from exc
 
     def command(self, sql: str, params: Params | None = None) -> None:
         try:
@@ -177,25 +160,12 @@ class ServerStore(Store):
         except self._errors as exc:
             raise StoreError(str(exc)) from exc
 
-    def insert(
-        self,
-        table: str,
-        rows: pa.Table,
-        deduplication_token: str | None = None,
-    ) -> None:
+    def insert(self, table: str, rows: pa.Table) -> None:
         if rows.num_rows == 0:
             return
 
-        settings: dict[str, Any] = {}
-        if deduplication_token:
-            settings = {
-                "insert_deduplicate": 1,
-                "insert_deduplication_token": deduplication_token,
-            }
         try:
-            self._client.insert_arrow(
-                table, rows, database=self.database, settings=settings
-            )
+            self._client.insert_arrow(table, rows, database=self.database)
         except self._errors as exc:
             raise StoreError(str(exc)) from exc
 
@@ -212,7 +182,9 @@ def _chdb_params(params: Params | None) -> dict[str, str]:
     rendered: dict[str, str] = {}
     for name, value in (params or {}).items():
         if isinstance(value, (list, tuple)):
-            rendered[name] = "[" + ",".join(_quote(str(v)) for v in value) + "]"
+            rendered[name] = (
+                "[" + ",".join(_quote(str(v)) for v in value) + "]"
+            )
         else:
             rendered[name] = str(value)
 
@@ -234,7 +206,7 @@ def open_store(url: str, database: str = "runstream") -> Store:
     parts = urlsplit(url)
     if parts.scheme in ("", "chdb", "file"):
         return ChdbStore(Path(parts.path or url).expanduser(), database)
-    if parts.scheme in ("clickhouse", "clickhouses", "http", "https"):
+    if parts.scheme in SERVER_SCHEMES:
         return ServerStore(url, database)
 
     raise InvalidArgumentError(

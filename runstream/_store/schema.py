@@ -8,9 +8,11 @@ exactly: a redelivered event carries the same values, so the
 ReplacingMergeTree engine keeps one copy, and reads with ``FINAL`` never see
 two.
 
-``run_updates`` keeps every lifecycle event of a run; the current state of
-a run is an aggregate over them. ``run_tags`` and ``artifacts`` keep the
-newest value per key. ``writer_progress`` records, per writer, the highest
+``run_updates`` and ``run_tags`` keep every lifecycle event and every tag
+value of a run, keyed so that only replays collapse; the current state of
+a run and its tags are aggregates over them (newest wins). ``artifacts``
+keeps one row per name, since artifacts are write-once.
+``writer_progress`` records, per writer, the highest
 event sequence number stored, which is how a reader waits for its own
 writes.
 """
@@ -71,8 +73,8 @@ TABLES: dict[str, tuple[str, str]] = {
         time DateTime64(6, 'UTC'),
         seq UInt64
         """,
-        """ENGINE = ReplacingMergeTree(time)
-    ORDER BY (workspace, run_id, key)
+        """ENGINE = ReplacingMergeTree
+    ORDER BY (workspace, run_id, key, time, seq)
         """,
     ),
     "artifacts": (

@@ -17,6 +17,7 @@ from typing import Any
 
 import fastavro
 import fastavro.schema
+from fastavro.read import SchemaResolutionError
 
 from runstream._resources import schemas_dir
 from runstream.errors import SchemaError
@@ -30,11 +31,9 @@ NAMESPACE = "io.runstream.v1"
 def fingerprint(parsed_schema: Any) -> bytes:
     """Return the 8-byte little-endian CRC-64-AVRO fingerprint of a schema."""
     canonical = fastavro.schema.to_parsing_canonical_form(parsed_schema)
-    hex_digits = fastavro.schema.fingerprint(canonical, "CRC-64-AVRO")
-
-    # fastavro prints the 64-bit value big-endian; the wire wants it
-    # little-endian.
-    return bytes.fromhex(hex_digits)[::-1]
+    # fastavro's hex digits already spell the little-endian bytes the
+    # single-object header wants (as Java's SchemaNormalization writes them).
+    return bytes.fromhex(fastavro.schema.fingerprint(canonical, "CRC-64-AVRO"))
 
 
 @cache
@@ -100,9 +99,7 @@ def decode_event(
     if writer is None and extra_schemas is not None:
         writer = extra_schemas.get(print_)
     if writer is None:
-        raise SchemaError(
-            f"unknown writer schema fingerprint {print_[::-1].hex()}"
-        )
+        raise SchemaError(f"unknown writer schema fingerprint {print_.hex()}")
 
     try:
         record: dict[str, Any] = fastavro.schemaless_reader(  # type: ignore[assignment]
@@ -111,7 +108,16 @@ def decode_event(
             current_schema(),
             return_record_name=True,
         )
-    except (EOFError, ValueError, TypeError, IndexError, KeyError) as exc:
+    except (
+        SchemaResolutionError,
+        EOFError,
+        ValueError,
+        TypeError,
+        IndexError,
+        KeyError,
+        OverflowError,
+        UnicodeDecodeError,
+    ) as exc:
         raise SchemaError(f"event does not decode: {exc}") from exc
 
     return record

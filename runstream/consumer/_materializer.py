@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import attrs
@@ -23,7 +24,12 @@ from aiokafka import (
     ConsumerRecord,
 )
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from aiokafka.errors import (
+    CommitFailedError,
+    IllegalStateError,
+    KafkaError,
+    TopicAlreadyExistsError,
+)
 from aiokafka.structs import TopicPartition
 
 from runstream._store.backends import Store
@@ -166,15 +172,27 @@ class Materializer:
             None, decode_records, records
         )
         tables = rows.tables()
-        if not await self._write(tables, stop):
+
+        async def write() -> None:
+            for table, arrow_rows in tables.items():
+                await loop.run_in_executor(
+                    None, self.store.insert, table, arrow_rows
+                )
+
+        if not await self._with_backoff(write, stop, "store_write"):
             return
-
         for record, reason in rejected:
-            await self._dead_letter(dead_letters, record, reason)
 
-        await consumer.commit(
-            {tp: batch[-1].offset + 1 for tp, batch in batches.items()}
-        )
+            async def dead_letter(
+                record: ConsumerRecord[bytes, bytes] = record,
+                reason: str = reason,
+            ) -> None:
+                await self._dead_letter(dead_letters, record, reason)
+
+            if not await self._with_backoff(dead_letter, stop, "dead_letter"):
+                return
+
+        await self._commit(consumer, batches)
         self.events_written += rows.events
         self.points_written += rows.points
         for tp, batch in batches.items():
@@ -190,26 +208,44 @@ class Materializer:
             lag=sum(self.lag.values()),
         )
 
-    async def _write(
-        self, tables: dict[str, Any], stop: asyncio.Event
+    async def _commit(
+        self,
+        consumer: AIOKafkaConsumer,
+        batches: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]],
+    ) -> None:
+        offsets = {tp: batch[-1].offset + 1 for tp, batch in batches.items()}
+        try:
+            await consumer.commit(offsets)
+        except (CommitFailedError, IllegalStateError) as exc:
+            # The group moved these partitions to another member during the
+            # batch. The new owner replays from the last commit; the rows
+            # are already stored and replays are stored once.
+            log.warning(
+                "consumer.commit_skipped",
+                partitions=sorted(tp.partition for tp in offsets),
+                error=str(exc),
+            )
+
+    async def _with_backoff(
+        self,
+        operation: Callable[[], Awaitable[None]],
+        stop: asyncio.Event,
+        what: str,
     ) -> bool:
-        """Store every table of a batch, retrying; False if stopped first."""
-        loop = asyncio.get_running_loop()
+        """Run ``operation`` until it succeeds; False if stopped first."""
         attempt = 0
         while True:
             try:
-                for table, rows in tables.items():
-                    await loop.run_in_executor(
-                        None, self.store.insert, table, rows
-                    )
+                await operation()
                 return True
-            except StoreError as exc:
+            except (StoreError, KafkaError) as exc:
                 attempt += 1
                 retry_in_s = min(
                     self.settings.max_retry_delay_s, 0.1 * 2**attempt
                 )
                 log.warning(
-                    "consumer.store_write_failed",
+                    "consumer.write_failed",
+                    target=what,
                     attempt=attempt,
                     retry_in_s=retry_in_s,
                     error=str(exc)[:500],
@@ -232,17 +268,12 @@ class Materializer:
             ("source_partition", str(record.partition).encode()),
             ("source_offset", str(record.offset).encode()),
         ]
-        try:
-            await producer.send_and_wait(
-                dead_letter_topic(record.topic),
-                record.value,
-                key=record.key,
-                headers=headers,
-            )
-        except KafkaError as exc:
-            raise StoreError(
-                f"cannot write to the dead-letter topic: {exc}"
-            ) from exc
+        await producer.send_and_wait(
+            dead_letter_topic(record.topic),
+            record.value,
+            key=record.key,
+            headers=headers,
+        )
         self.dead_lettered += 1
         log.warning(
             "consumer.event_dead_lettered",

@@ -66,7 +66,9 @@ def check_metric_points(body: dict[str, Any]) -> None:
     columns = body["columns"]
     if columns and len(columns) != count:
         raise SchemaError(f"metric {name!r}: columns do not match points")
-    if columns and max(columns) >= len(body["column_names"]):
+    if columns and not 0 <= min(columns) <= max(columns) < len(
+        body["column_names"]
+    ):
         raise SchemaError(f"metric {name!r}: a column index is out of range")
 
     types = body["value_types"]
@@ -94,7 +96,12 @@ class RowBuilder:
         self.points = 0
 
     def add(self, event: dict[str, Any]) -> None:
-        """Add one decoded event; raises SchemaError if it is incoherent."""
+        """Add one decoded event; raises SchemaError if it is incoherent.
+
+        A rejected event still counts as handled for its writer's progress,
+        so a reader waiting for it is not kept waiting.
+        """
+        self._note_progress(event)
         branch, body = event["body"]
         if branch == body_type("MetricPoints"):
             check_metric_points(body)
@@ -111,7 +118,6 @@ class RowBuilder:
         else:
             raise SchemaError(f"event body {branch!r} is not handled")
 
-        self._note_progress(event)
         self.events += 1
 
     def _add_points(self, event: dict[str, Any], body: dict[str, Any]) -> None:
@@ -202,7 +208,11 @@ class RowBuilder:
             }
 
     def tables(self) -> dict[str, pa.Table]:
-        """Return the Arrow rows per table; tables with no rows are left out."""
+        """Return Arrow rows per table, leaving out tables with no rows.
+
+        ``writer_progress`` comes last: once it says an event is stored,
+        every row of that event must already be readable.
+        """
         out: dict[str, pa.Table] = {}
         if self.points:
             cols = dict(self._points)

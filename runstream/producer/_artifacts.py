@@ -16,7 +16,11 @@ from typing import IO, Any
 import attrs
 import fsspec
 
-from runstream.errors import ConflictError, InvalidArgumentError, InvalidTypeError
+from runstream.errors import (
+    ConflictError,
+    InvalidArgumentError,
+    InvalidTypeError,
+)
 
 _CHUNK_BYTES = 1 << 20
 
@@ -42,14 +46,27 @@ def check_artifact_name(call: str, name: object) -> str:
     cleaned = name.replace("\\", "/")
     if not cleaned.strip("/ "):
         raise InvalidArgumentError(call, "name", "must not be empty", name)
-    if cleaned.startswith("/") or (len(cleaned) > 1 and cleaned[1] == ":"):
+    if any(ord(ch) < 32 for ch in cleaned):
+        raise InvalidArgumentError(
+            call, "name", "must not contain control characters", name
+        )
+    is_drive = (
+        len(cleaned) >= 2
+        and cleaned[0].isalpha()
+        and cleaned[1] == ":"
+        and (len(cleaned) == 2 or cleaned[2] == "/")
+    )
+    if cleaned.startswith("/") or is_drive:
         raise InvalidArgumentError(
             call, "name", "must be relative to the run, not absolute", name
         )
     parts = [p for p in cleaned.split("/") if p not in ("", ".")]
     if ".." in parts:
         raise InvalidArgumentError(
-            call, "name", "must not contain '..' (it would leave the run)", name
+            call,
+            "name",
+            "must not contain '..' (it would leave the run)",
+            name,
         )
 
     return "/".join(parts)
@@ -84,7 +101,7 @@ class ArtifactStore:
     def put(
         self, workspace: str, run_id: str, name: str, source: IO[bytes]
     ) -> ArtifactRef:
-        """Copy ``source`` under ``name``; a taken name raises ConflictError."""
+        """Copy ``source`` under ``name``; raise ConflictError if taken."""
         path = self._path(workspace, run_id, name)
         if self._fs.exists(path):
             raise ConflictError(
@@ -122,7 +139,8 @@ def open_source(call: str, path_or_stream: object) -> IO[bytes]:
         path_or_stream, "__fspath__"
     ):
         try:
-            return open(path_or_stream, "rb")  # type: ignore[arg-type]  # noqa: SIM115 (the caller closes it)
+            # The caller closes the file it gets.
+            return open(path_or_stream, "rb")  # noqa: SIM115
         except FileNotFoundError as exc:
             raise InvalidArgumentError(
                 call,

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import contextlib
 import os
 import socket
 import threading
@@ -28,9 +29,13 @@ from typing import Any
 import attrs
 import structlog
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError
+from aiokafka.errors import KafkaError, MessageSizeTooLargeError
 
-from runstream._limits import MAX_MESSAGE_BYTES, MAX_POINTS_PER_EVENT
+from runstream._limits import (
+    MAX_EVENT_BYTES,
+    MAX_MESSAGE_BYTES,
+    MAX_POINTS_PER_EVENT,
+)
 from runstream._wire.avro import body_type, encode_event
 from runstream._wire.topics import DEFAULT_EVENTS_TOPIC
 from runstream._wire.values import ValueType
@@ -73,6 +78,11 @@ class WriterInfo:
         )
 
 
+#: Most bytes one point takes in an event, besides its text: step and time
+#: as varints, the type byte, the double, an int and a column index.
+_POINT_BYTES = 40
+
+
 class _Accumulator:
     """Column lists of one metric's points, waiting to become one event."""
 
@@ -89,6 +99,7 @@ class _Accumulator:
         "ints",
         "strings",
         "items",
+        "size_bytes",
     )
 
     def __init__(self, name: str, kind: str) -> None:
@@ -105,11 +116,14 @@ class _Accumulator:
         self.strings: list[str] = []
         #: How many accepted calls this event settles.
         self.items = 0
+        #: Upper estimate of the encoded size, to keep messages bounded.
+        self.size_bytes = len(name) * 4 + 64
 
     def __len__(self) -> int:
         return len(self.steps)
 
     def add(self, step: int, time_us: int, cell: Cell) -> None:
+        self.size_bytes += _POINT_BYTES + cell.text_bytes
         self.steps.append(step)
         self.times_us.append(time_us)
         self.value_types.append(cell.type)
@@ -132,6 +146,7 @@ class _Accumulator:
             if column is None:
                 column = index[name] = len(self.column_names)
                 self.column_names.append(name)
+                self.size_bytes += len(name) * 4 + 4
             self.columns.append(column)
             self.add(step, time_us, cell)
 
@@ -193,9 +208,14 @@ class RunStream:
     def _accumulator(self, name: str, kind: str) -> _Accumulator:
         key = (name, kind)
         acc = self._open.get(key)
-        if acc is None or len(acc) >= self.emitter.settings.max_points_per_event:
+        if (
+            acc is None
+            or len(acc) >= self.emitter.settings.max_points_per_event
+            or acc.size_bytes >= MAX_EVENT_BYTES
+        ):
             acc = self._open[key] = _Accumulator(name, kind)
             self._pending.append(acc)
+            self.emitter.mark_dirty(self)
 
         return acc
 
@@ -206,7 +226,9 @@ class RunStream:
         an explicit step moves the count on past it.
         """
         first = self._next_step.get(name, 0) if step is None else step
-        self._next_step[name] = max(self._next_step.get(name, 0), first + count)
+        self._next_step[name] = max(
+            self._next_step.get(name, 0), first + count
+        )
         return first
 
     def add_point(
@@ -267,6 +289,7 @@ class RunStream:
         emitter = self.emitter
         with emitter.lock:
             self._pending.append(_Lifecycle(branch, fields))
+            emitter.mark_dirty(self)
             # Later points must not join an event queued before this one.
             self._open.clear()
             emitter.note_accepted(0, calls=1)
@@ -301,7 +324,11 @@ class Emitter:
         self.writer = WriterInfo.of_this_process()
         self.lock = threading.Lock()
         self._delivered = threading.Condition(threading.Lock())
-        self._streams: list[RunStream] = []
+        #: Streams with queued items, in the order they got them.
+        self._dirty: dict[RunStream, None] = {}
+        #: Events that could never be sent (reported, not retried).
+        self.dropped_events = 0
+        self._sender_done = False
         self._accepted_calls = 0
         self._settled_calls = 0
         self._buffered_points = 0
@@ -322,13 +349,12 @@ class Emitter:
 
     def stream(self, workspace: str, run_id: str) -> RunStream:
         """Return a new ordered event stream for one run handle."""
-        stream = RunStream(self, workspace, run_id)
-        with self.lock:
-            self._streams.append(stream)
-
-        return stream
+        return RunStream(self, workspace, run_id)
 
     # -- called by user threads, with self.lock held -----------------------
+
+    def mark_dirty(self, stream: RunStream) -> None:
+        self._dirty[stream] = None
 
     def note_accepted(self, points: int, calls: int = 1) -> None:
         self._accepted_calls += calls
@@ -355,13 +381,17 @@ class Emitter:
             target = self._accepted_calls
         self.wake()
         with self._delivered:
-            return self._delivered.wait_for(
-                lambda: self._settled_calls >= target, timeout_s
+            self._delivered.wait_for(
+                lambda: self._settled_calls >= target or self._sender_done,
+                timeout_s,
             )
+            return self._settled_calls >= target
 
     def close(self, timeout_s: float | None = None) -> bool:
         """Send what is pending and stop the sender, within a bound."""
-        bound = self.settings.close_timeout_s if timeout_s is None else timeout_s
+        bound = (
+            self.settings.close_timeout_s if timeout_s is None else timeout_s
+        )
         deadline = time.monotonic() + bound
         flushed = self.flush(bound)
         with self.lock:
@@ -409,6 +439,10 @@ class Emitter:
             loop.run_until_complete(self._sender())
         finally:
             loop.close()
+            # Whatever ended the sender, nobody may wait on it any more.
+            with self._delivered:
+                self._sender_done = True
+                self._delivered.notify_all()
 
     async def _start_producer(self) -> AIOKafkaProducer | None:
         attempt = 0
@@ -418,7 +452,7 @@ class Emitter:
                 acks="all",
                 enable_idempotence=True,
                 linger_ms=5,
-                max_request_size=MAX_MESSAGE_BYTES + 64 * 1024,
+                max_request_size=MAX_MESSAGE_BYTES,
                 request_timeout_ms=self.settings.request_timeout_ms,
             )
             try:
@@ -448,15 +482,18 @@ class Emitter:
         linger_s = self.settings.linger_ms / 1000
         try:
             while True:
-                try:
+                with contextlib.suppress(TimeoutError):
+                    # Woken early by a full batch or a flush; else linger.
                     await asyncio.wait_for(self._wake_event.wait(), linger_s)
-                except TimeoutError:
-                    pass
                 self._wake_event.clear()
                 with self.lock:
                     self._wake_pending = False
                     closing = self._closing
-                await self._send_pending(producer)
+                try:
+                    await self._send_pending(producer)
+                except Exception as exc:  # the sender must outlive any bug
+                    log.error("producer.send_round_failed", error=repr(exc))
+                    await asyncio.sleep(linger_s)
                 if closing and not self._retry:
                     break
         finally:
@@ -466,9 +503,10 @@ class Emitter:
         with self.lock:
             taken = [
                 (stream, seq, item)
-                for stream in self._streams
+                for stream in self._dirty
                 for seq, item in stream.take_pending()
             ]
+            self._dirty.clear()
             self._buffered_points = 0
 
         outgoing = list(self._retry)
@@ -489,46 +527,99 @@ class Emitter:
                 "time_us": now_us,
                 "body": item.body(),
             }
-            outgoing.append(
-                _Outgoing(stream, seq, item.items, encode_event(event))
-            )
+            try:
+                message = encode_event(event)
+            except (ValueError, TypeError, OverflowError) as exc:
+                # The SDK checks every value before it is queued, so this
+                # is a bug; the event is reported and the rest still go.
+                self._drop(_Outgoing(stream, seq, item.items, b""), exc)
+                with self._delivered:
+                    self._settled_calls += item.items
+                continue
+            outgoing.append(_Outgoing(stream, seq, item.items, message))
 
         return outgoing
+
+    async def _send_all(
+        self, producer: AIOKafkaProducer, outgoing: list[_Outgoing]
+    ) -> list[BaseException | None]:
+        """Send in order; return per event None (acknowledged) or the error."""
+        topic = self.settings.topic
+        pending: list[asyncio.Future[Any] | BaseException] = []
+        for out in outgoing:
+            try:
+                pending.append(
+                    await producer.send(
+                        topic, out.message, key=out.stream.run_id.encode()
+                    )
+                )
+            except KafkaError as exc:
+                pending.append(exc)
+
+        results: list[BaseException | None] = []
+        for item in pending:
+            if isinstance(item, BaseException):
+                results.append(item)
+                continue
+            try:
+                await item
+                results.append(None)
+            except KafkaError as exc:
+                results.append(exc)
+
+        return results
 
     async def _send_pending(self, producer: AIOKafkaProducer) -> None:
         outgoing = self._take_outgoing()
         if not outgoing:
             return
 
-        topic = self.settings.topic
-        futures = [
-            await producer.send(
-                topic, out.message, key=out.stream.run_id.encode()
-            )
-            for out in outgoing
-        ]
-        results = await asyncio.gather(*futures, return_exceptions=True)
-
+        results = await self._send_all(producer, outgoing)
         settled = 0
-        failed: list[_Outgoing] = []
-        for out, result in zip(outgoing, results, strict=True):
-            if isinstance(result, BaseException):
-                failed.append(out)
-                continue
-            out.stream.delivered_seq = max(out.stream.delivered_seq, out.seq)
-            settled += out.items
+        blocked: set[RunStream] = set()
+        errors: list[BaseException] = []
+        for out, error in zip(outgoing, results, strict=True):
+            if out.stream in blocked:
+                # Everything behind a failed event of the same writer goes
+                # again after it, so Kafka keeps the writer's order; events
+                # that did arrive twice are stored once.
+                self._retry.append(out)
+            elif error is None:
+                out.stream.delivered_seq = out.seq
+                settled += out.items
+            elif isinstance(error, _UNSENDABLE):
+                settled += out.items
+                self._drop(out, error)
+            else:
+                blocked.add(out.stream)
+                errors.append(error)
+                self._retry.append(out)
 
-        if failed:
-            self._retry.extend(failed)
+        if errors:
             log.warning(
                 "producer.send_failed",
-                events=len(failed),
-                topic=topic,
-                error=str(next(r for r in results if isinstance(r, BaseException))),
+                events=len(self._retry),
+                topic=self.settings.topic,
+                error=str(errors[0]),
             )
         with self._delivered:
             self._settled_calls += settled
             self._delivered.notify_all()
+
+    def _drop(self, out: _Outgoing, error: BaseException) -> None:
+        out.stream.delivered_seq = out.seq
+        self.dropped_events += 1
+        log.error(
+            "producer.event_dropped",
+            run_id=out.stream.run_id,
+            seq=out.seq,
+            size_bytes=len(out.message),
+            error=str(error),
+        )
+
+
+#: Errors that no retry can cure; the event is dropped and reported.
+_UNSENDABLE = (MessageSizeTooLargeError,)
 
 
 _emitters: dict[EmitterSettings, Emitter] = {}

@@ -19,7 +19,9 @@ class Experiment:
 
     def __init__(self, workspace: Workspace, name: str) -> None:
         if not isinstance(name, str):
-            raise InvalidTypeError("Experiment()", "name", "must be a str", name)
+            raise InvalidTypeError(
+                "Experiment()", "name", "must be a str", name
+            )
         if not _NAME.fullmatch(name):
             raise InvalidArgumentError(
                 "Experiment()",
@@ -53,4 +55,6 @@ class Experiment:
         )
 
     def __repr__(self) -> str:
-        return f"Experiment(Name: {self.name}, Workspace: {self.workspace.name})"
+        return (
+            f"Experiment(Name: {self.name}, Workspace: {self.workspace.name})"
+        )

@@ -18,6 +18,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 import structlog
 
+from runstream._limits import MAX_ERROR_MESSAGE_CHARS, MAX_TAG_VALUE_CHARS
 from runstream.errors import (
     BrokerError,
     ConflictError,
@@ -187,7 +188,7 @@ class Run:
         if not isinstance(tags, Mapping):
             raise InvalidTypeError(call, "tags", "must be a dict", tags)
         checked = {
-            check_name(call, "tags key", key): None if v is None else str(v)
+            check_name(call, "tags key", key): _tag_value(call, key, v)
             for key, v in tags.items()
         }
         if checked:
@@ -297,15 +298,20 @@ class Run:
                 "must be a str, an exception or None",
                 error_details,
             )
-        message = error_details
-        if isinstance(error_details, BaseException):
+        message: str | None = None
+        if isinstance(error_details, str):
+            message = error_details
+        elif isinstance(error_details, BaseException):
             message = (
                 f"User program failed with {type(error_details).__name__}: "
                 f"{error_details}"
             )
-        self._finish(
-            "Failed", error_code="UserError", error_message=message
-        )
+        if message is not None and len(message) > MAX_ERROR_MESSAGE_CHARS:
+            cut = len(message) - MAX_ERROR_MESSAGE_CHARS
+            message = (
+                message[:MAX_ERROR_MESSAGE_CHARS] + f" [{cut} characters cut]"
+            )
+        self._finish("Failed", error_code="UserError", error_message=message)
 
     def cancel(self) -> None:
         """Mark the run Canceled."""
@@ -376,13 +382,30 @@ class Run:
         """Return the run's metrics in Azure ML's shapes.
 
         A metric logged once reads as its bare value, several times as a
-        list in logging order; a row or table metric reads as
-        ``{column: value}`` with one row, ``{column: [values]}`` with more.
+        list in step order (logging order, unless steps were given); a row or table metric reads as
+        ``{column: value}`` with one row, ``{column: [values]}`` with
+        more.
         """
         wait_for = self._flush_for_read("Run.get_metrics()")
         return self._workspace._query.get_metrics(
             self._workspace.name, self.id, name, wait_for
         )
+
+
+def _tag_value(call: str, key: str, value: Any) -> str | None:
+    if value is None:
+        return None
+    text = str(value)
+    if len(text) > MAX_TAG_VALUE_CHARS:
+        raise InvalidArgumentError(
+            call,
+            f"tags[{key!r}]",
+            f"must be at most {MAX_TAG_VALUE_CHARS} characters "
+            f"(it has {len(text)})",
+            text,
+        )
+
+    return text
 
 
 def _check_step(call: str, step: Any) -> int:
@@ -407,4 +430,3 @@ def _sha256(path: Path) -> str:
             digest.update(chunk)
 
     return digest.hexdigest()
-

@@ -17,6 +17,7 @@ from typing import Any, NamedTuple
 
 from runstream._limits import (
     MAX_COLUMNS,
+    MAX_EVENT_BYTES,
     MAX_NAME_CHARS,
     MAX_STRING_BYTES,
 )
@@ -33,6 +34,29 @@ class Cell(NamedTuple):
     double: float
     exact_int: int | None = None
     text: str | None = None
+    #: UTF-8 size of ``text``, for bounding event sizes.
+    text_bytes: int = 0
+
+
+def _to_double(value: int | Decimal | Fraction) -> float:
+    """Return the nearest double, or an infinity past the double range."""
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf if value > 0 else -math.inf
+
+
+def _utf8_size(call: str, argument: str, text: str) -> int:
+    try:
+        return len(text.encode("utf-8"))
+    except UnicodeEncodeError as exc:
+        raise InvalidArgumentError(
+            call,
+            argument,
+            "must be valid unicode text (it holds a lone surrogate at "
+            f"index {exc.start})",
+            text,
+        ) from exc
 
 
 def check_name(call: str, argument: str, name: object) -> str:
@@ -53,6 +77,7 @@ def check_name(call: str, argument: str, name: object) -> str:
         raise InvalidArgumentError(
             call, argument, "must not contain control characters", name
         )
+    _utf8_size(call, argument, name)
 
     return name
 
@@ -86,16 +111,21 @@ def to_cell(call: str, argument: str, value: Any) -> Cell:
         if INT64_MIN <= value <= INT64_MAX:
             return Cell(ValueType.INT, float(value), exact_int=value)
         # Beyond 64 bits: exact as decimal text, approximate as a double.
-        approx = math.copysign(math.inf, value)
-        if abs(value) < 2**1023:
-            approx = float(value)
-        return Cell(ValueType.BIGINT, approx, text=str(value))
+        text = str(value)
+        return Cell(
+            ValueType.BIGINT,
+            _to_double(value),
+            text=text,
+            text_bytes=len(text),
+        )
     if isinstance(value, float):
-        return Cell(ValueType.FLOAT, value)
-    if isinstance(value, (Decimal, Fraction)):
         return Cell(ValueType.FLOAT, float(value))
+    if isinstance(value, Decimal) and value.is_nan():
+        return Cell(ValueType.FLOAT, _NAN)
+    if isinstance(value, (Decimal, Fraction)):
+        return Cell(ValueType.FLOAT, _to_double(value))
     if isinstance(value, str):
-        size = len(value.encode("utf-8", "surrogatepass"))
+        size = _utf8_size(call, argument, value)
         if size > MAX_STRING_BYTES:
             raise InvalidArgumentError(
                 call,
@@ -104,7 +134,7 @@ def to_cell(call: str, argument: str, value: Any) -> Cell:
                 f"(it has {size}); upload long text with upload_file()",
                 value,
             )
-        return Cell(ValueType.STRING, _NAN, text=value)
+        return Cell(ValueType.STRING, _NAN, text=value, text_bytes=size)
 
     raise InvalidTypeError(
         call,
@@ -117,8 +147,10 @@ def to_cell(call: str, argument: str, value: Any) -> Cell:
 
 def to_scalar_cell(call: str, value: Any) -> Cell:
     """Convert the value of ``Run.log``, refusing sequences."""
-    if isinstance(value, (list, tuple, range, set, frozenset)) or (
-        hasattr(value, "__next__")
+    if (
+        isinstance(value, (list, tuple, range, set, frozenset))
+        or hasattr(value, "__next__")
+        or getattr(value, "ndim", 0) >= 1
     ):
         raise InvalidTypeError(
             call,
@@ -159,6 +191,24 @@ def to_list_cells(call: str, values: Any) -> list[Cell]:
     return cells
 
 
+def check_row_size(
+    call: str, argument: str, names: list[str], cells: list[Cell]
+) -> None:
+    """Refuse a row that cannot fit in one event (rows are never split)."""
+    size = sum(
+        len(n) * 4 + 40 + c.text_bytes
+        for n, c in zip(names, cells, strict=True)
+    )
+    if size > MAX_EVENT_BYTES // 2:
+        raise InvalidArgumentError(
+            call,
+            argument,
+            f"must make rows of at most {MAX_EVENT_BYTES // 2} bytes "
+            f"(a row has about {size}); upload large text with upload_file()",
+            names[:5],
+        )
+
+
 def to_table_columns(
     call: str, table: Mapping[str, Any]
 ) -> tuple[list[str], list[list[Cell]]]:
@@ -183,8 +233,17 @@ def to_table_columns(
     columns: list[list[Cell]] = []
     for key, column in table.items():
         name = check_name(call, f"value key {key!r}", key)
-        if isinstance(column, (str, bytes)) or not isinstance(
-            column, Iterable
+        if isinstance(column, Mapping):
+            raise InvalidTypeError(
+                call,
+                f"value[{name!r}]",
+                "must be a list of values or one value, not a dict",
+                column,
+            )
+        if (
+            isinstance(column, (str, bytes))
+            or not isinstance(column, Iterable)
+            or getattr(column, "ndim", None) == 0
         ):
             column = [column]
         names.append(name)
@@ -206,6 +265,8 @@ def to_table_columns(
         )
 
     rows = [list(row) for row in zip(*columns, strict=True)]
+    for row in rows:
+        check_row_size(call, "value", names, row)
     return names, rows
 
 
@@ -235,4 +296,5 @@ def to_row_cells(
             )
         cells.append(to_cell(call, key, value))
 
+    check_row_size(call, "**kwargs", names, cells)
     return names, cells

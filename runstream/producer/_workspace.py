@@ -12,9 +12,9 @@ from runstream.producer._artifacts import ArtifactStore
 from runstream.producer._emitter import Emitter, EmitterSettings, get_emitter
 from runstream.query.client import QueryClient
 
-#: Files ``Workspace.from_config`` looks for, in this order, in the folder
-#: it starts from and then in each parent.
-CONFIG_FILE_NAMES = (".runstream/config.json", "runstream.json", "config.json")
+#: Files ``Workspace.from_config`` looks for in each folder, nearest folder
+#: first, and in this order within a folder.
+CONFIG_FILE_NAMES = ("runstream.json", ".runstream/config.json")
 
 
 class Workspace:
@@ -48,7 +48,7 @@ class Workspace:
 
         ``path`` may name the file itself; otherwise the search starts in
         ``path`` (default: the current folder) and walks up to the root,
-        trying each of :data:`CONFIG_FILE_NAMES`.
+        trying each of :data:`CONFIG_FILE_NAMES` in each folder.
 
         Raises:
             NotFoundError: no config file was found.
@@ -100,6 +100,12 @@ class Workspace:
             )
         )
 
+    def close(self) -> None:
+        """Close the HTTP connections of reads (the emitter closes at exit)."""
+        if "_query" in self.__dict__:
+            self._query.close()
+            del self.__dict__["_query"]
+
     def __repr__(self) -> str:
         return (
             f"Workspace(name={self.name!r}, "
@@ -118,17 +124,24 @@ class Workspace:
             "artifacts_url": self.endpoints.artifacts_url,
             "topic": self.endpoints.topic,
         }
-        target.write_text(json.dumps(fields, indent=2) + "\n", encoding="utf-8")
+        target.write_text(
+            json.dumps(fields, indent=2) + "\n", encoding="utf-8"
+        )
         return target
 
 
 def _find_config(start: Path) -> Path:
     if start.is_file():
         return start
+    if not start.exists():
+        raise NotFoundError(
+            f"Workspace.from_config(): {start} does not exist; pass a "
+            "config file or a folder to search from"
+        )
 
     start = start.resolve()
-    for name in CONFIG_FILE_NAMES:
-        for folder in (start, *start.parents):
+    for folder in (start, *start.parents):
+        for name in CONFIG_FILE_NAMES:
             candidate = folder / name
             if candidate.is_file():
                 return candidate

@@ -55,7 +55,9 @@ def shape_metrics(points: pa.Table) -> dict[str, Any]:
     if points.num_rows == 0:
         return {}
 
-    cols = {name: points.column(name).to_pylist() for name in points.column_names}
+    cols = {
+        name: points.column(name).to_pylist() for name in points.column_names
+    }
     names = cols["name"]
     result: dict[str, Any] = {}
     start = 0
@@ -128,7 +130,8 @@ def run_sql(database: str) -> str:
             argMaxIf(experiment, time, experiment != '') AS run_experiment,
             argMaxIf(parent_run_id, time, parent_run_id != '')
                 AS run_parent,
-            argMaxIf(display_name, time, display_name != '') AS run_display_name,
+            argMaxIf(display_name, time, display_name != '')
+                AS run_display_name,
             argMaxIf(run_type, time, run_type != '') AS run_kind,
             argMaxIf(status, (time, seq), status != '') AS run_status,
             argMaxIf(error_code, (time, seq), status != '') AS run_error_code,
@@ -149,7 +152,9 @@ def _iso(value: Any) -> str | None:
     return str(value.isoformat().replace("+00:00", "Z"))
 
 
-def read_run(store: Store, workspace: str, run_id: str) -> dict[str, Any] | None:
+def read_run(
+    store: Store, workspace: str, run_id: str
+) -> dict[str, Any] | None:
     """Return a run's record in Azure ML's ``get_details`` keys, or None."""
     params = {"workspace": workspace, "run_id": run_id}
     db = store.database
@@ -167,14 +172,18 @@ def read_run(store: Store, workspace: str, run_id: str) -> dict[str, Any] | None
         """,
         params,
     ).to_pylist()
-    files = store.query(
-        f"""
+    files = (
+        store.query(
+            f"""
         SELECT DISTINCT name FROM {db}.artifacts
         WHERE workspace = {{workspace:String}} AND run_id = {{run_id:String}}
         ORDER BY name
         """,
-        params,
-    ).column("name").to_pylist()
+            params,
+        )
+        .column("name")
+        .to_pylist()
+    )
 
     record: dict[str, Any] = {
         "runId": run_id,
@@ -230,7 +239,11 @@ def wait_for_writers(
     while True:
         rows = store.query(
             sql,
-            {"workspace": workspace, "run_id": run_id, "writers": list(pending)},
+            {
+                "workspace": workspace,
+                "run_id": run_id,
+                "writers": list(pending),
+            },
         ).to_pylist()
         stored = {r["writer_id"]: r["max_seq"] for r in rows}
         pending = {w: s for w, s in pending.items() if stored.get(w, 0) < s}

@@ -81,7 +81,9 @@ def create_app(
             {"detail": f"the store could not answer: {exc}"}, status_code=503
         )
 
-    def waited(workspace: str, run_id: str, wait_for: list[str] | None) -> bool:
+    def waited(
+        workspace: str, run_id: str, wait_for: list[str] | None
+    ) -> bool:
         return _reads.wait_for_writers(
             store, workspace, run_id, _parse_wait_for(wait_for), read_wait_s
         )
@@ -107,9 +109,7 @@ def create_app(
         return JSONBody({"metrics": metrics, "complete": complete})
 
     @api.get("/workspaces/{workspace}/runs/{run_id}")
-    def get_run(
-        workspace: str, run_id: str, wait_for: WaitFor = None
-    ) -> Any:
+    def get_run(workspace: str, run_id: str, wait_for: WaitFor = None) -> Any:
         """A run's record: status, times, experiment, tags and files."""
         complete = waited(workspace, run_id, wait_for)
         record = _reads.read_run(store, workspace, run_id)

@@ -9,6 +9,7 @@ The SDK's ``run.get_metrics()`` reads through it, and it works on its own::
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
@@ -67,7 +68,8 @@ class QueryClient:
         return json.loads(response.content, object_hook=untag_float)
 
     def _run_path(self, workspace: str, run_id: str) -> str:
-        return f"/workspaces/{quote(workspace, safe='')}/runs/{quote(run_id, safe='')}"
+        ws = quote(workspace, safe="")
+        return f"/workspaces/{ws}/runs/{quote(run_id, safe='')}"
 
     def get_metrics(
         self,
@@ -86,7 +88,10 @@ class QueryClient:
             params.append(("name", name))
         for writer_id, seq in (wait_for or {}).items():
             params.append(("wait_for", f"{writer_id}:{seq}"))
-        body = self._get(self._run_path(workspace, run_id) + "/metrics", params)
+        body = self._get(
+            self._run_path(workspace, run_id) + "/metrics", params
+        )
+        _warn_if_incomplete(body, "get_metrics")
         metrics: dict[str, Any] = body["metrics"]
         return metrics
 
@@ -97,14 +102,30 @@ class QueryClient:
         wait_for: Mapping[str, int] | None = None,
     ) -> dict[str, Any]:
         """Return a run's record: status, times, experiment, tags, files."""
-        params = [("wait_for", f"{w}:{s}") for w, s in (wait_for or {}).items()]
-        run: dict[str, Any] = self._get(self._run_path(workspace, run_id), params)
+        params = [
+            ("wait_for", f"{w}:{s}") for w, s in (wait_for or {}).items()
+        ]
+        run: dict[str, Any] = self._get(
+            self._run_path(workspace, run_id), params
+        )
+        _warn_if_incomplete(run, "get_run")
         return run
 
     def health(self) -> dict[str, Any]:
         """Return the server's health report."""
         report: dict[str, Any] = self._get("/health")
         return report
+
+
+def _warn_if_incomplete(body: Mapping[str, Any], call: str) -> None:
+    if body.get("complete") is False:
+        warnings.warn(
+            f"{call}: the server answered before it had stored every event "
+            "this process logged (its consumer lags or is down); the answer "
+            "may miss the newest values",
+            RuntimeWarning,
+            stacklevel=4,
+        )
 
 
 def _detail(response: httpx.Response) -> str:

@@ -23,7 +23,8 @@ async def _produce(bootstrap: str, topic: str, values: list[bytes]) -> None:
     await producer.start()
     try:
         for value in values:
-            await producer.send_and_wait(topic, value)
+            # One key keeps every message on one partition, in order.
+            await producer.send_and_wait(topic, value, key=b"one")
     finally:
         await producer.stop()
 
