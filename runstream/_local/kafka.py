@@ -343,7 +343,13 @@ class LocalKafka:
             return False
 
         if state and state[0] == "Z":
-            return False
+            # The JVM's main thread exits before its shutdown hooks finish:
+            # a zombie leader with live threads is a broker still stopping,
+            # and still holding its ports and data folder.
+            try:
+                return sum(1 for _ in (proc / "task").iterdir()) > 1
+            except OSError:
+                return False
 
         last_arg = cmdline.rstrip("\0").rpartition("\0")[2]
         return last_arg in {
