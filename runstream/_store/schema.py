@@ -15,6 +15,11 @@ keeps one row per name, since artifacts are write-once.
 ``writer_progress`` records, per writer, the highest
 event sequence number stored, which is how a reader waits for its own
 writes.
+
+``metric_summaries`` (count, non-finite counts, min, max, first and last
+per run, metric and event) and ``point_arrivals`` (when each event's points
+were stored, for live reads) are kept by materialized views on ``points``,
+so cross-run queries and live streams never scan raw points.
 """
 
 from __future__ import annotations
@@ -58,7 +63,10 @@ TABLES: dict[str, tuple[str, str]] = {
         run_type LowCardinality(String),
         status LowCardinality(String),
         error_code String,
-        error_message String
+        error_message String,
+        description Nullable(String),
+        submitted_by String DEFAULT '',
+        definition String DEFAULT ''
         """,
         """ENGINE = ReplacingMergeTree
     ORDER BY (workspace, run_id, event_id)
@@ -92,6 +100,49 @@ TABLES: dict[str, tuple[str, str]] = {
     ORDER BY (workspace, run_id, name)
         """,
     ),
+    # Write-once per key: reads keep the first value (smallest time, seq).
+    "run_properties": (
+        """
+        workspace LowCardinality(String),
+        run_id String,
+        key String,
+        value String,
+        time DateTime64(6, 'UTC'),
+        seq UInt64
+        """,
+        """ENGINE = ReplacingMergeTree
+    ORDER BY (workspace, run_id, key, time, seq)
+        """,
+    ),
+    # A script run's driver log, one row per chunk; a replayed chunk has
+    # the same offset and collapses.
+    "run_logs": (
+        """
+        workspace LowCardinality(String),
+        run_id String,
+        name String,
+        offset UInt64,
+        text String,
+        time DateTime64(6, 'UTC')
+        """,
+        """ENGINE = ReplacingMergeTree
+    ORDER BY (workspace, run_id, name, offset)
+        """,
+    ),
+    # The newest heartbeat per writer; ``received`` is the consumer's clock,
+    # so a writer's clock skew cannot make its run look dead.
+    "run_heartbeats": (
+        """
+        workspace LowCardinality(String),
+        run_id String,
+        writer_id String,
+        interval_ms UInt64,
+        received DateTime64(6, 'UTC')
+        """,
+        """ENGINE = ReplacingMergeTree(received)
+    ORDER BY (workspace, run_id, writer_id)
+        """,
+    ),
     "writer_progress": (
         """
         workspace LowCardinality(String),
@@ -107,6 +158,80 @@ TABLES: dict[str, tuple[str, str]] = {
     ORDER BY (workspace, run_id, writer_id)
         """,
     ),
+    # Summaries kept by the materialized views in VIEWS: one row per event
+    # and metric column, so a replayed event (same writer and seq) merges
+    # into the row it already has and counts nothing twice.
+    "metric_summaries": (
+        """
+        workspace LowCardinality(String),
+        run_id String,
+        name String,
+        column_name LowCardinality(String),
+        writer_id String,
+        seq UInt64,
+        points AggregateFunction(groupBitmap, UInt32),
+        nans AggregateFunction(groupBitmap, UInt32),
+        infs AggregateFunction(groupBitmap, UInt32),
+        min_value SimpleAggregateFunction(min, Float64),
+        max_value SimpleAggregateFunction(max, Float64),
+        first_value AggregateFunction(
+            argMin, Float64, Tuple(Int64, DateTime64(6, 'UTC'), UInt32)),
+        last_value AggregateFunction(
+            argMax, Float64, Tuple(Int64, DateTime64(6, 'UTC'), UInt32)),
+        min_step SimpleAggregateFunction(min, Int64),
+        max_step SimpleAggregateFunction(max, Int64),
+        min_time SimpleAggregateFunction(min, DateTime64(6, 'UTC')),
+        max_time SimpleAggregateFunction(max, DateTime64(6, 'UTC'))
+        """,
+        """ENGINE = AggregatingMergeTree
+    ORDER BY (workspace, run_id, name, column_name, writer_id, seq)
+        """,
+    ),
+    "point_arrivals": (
+        """
+        workspace LowCardinality(String),
+        run_id String,
+        name String,
+        writer_id String,
+        seq UInt64,
+        stored DateTime64(6, 'UTC')
+        """,
+        """ENGINE = MergeTree
+    ORDER BY (workspace, run_id, stored)
+    TTL toDateTime(stored) + INTERVAL 7 DAY
+        """,
+    ),
+}
+
+#: Materialized views, created after the tables they read and write. They
+#: see only rows inserted after they exist; points stored earlier are not
+#: summarized.
+VIEWS: dict[str, str] = {
+    "metric_summaries_mv": """
+        TO {database}.metric_summaries AS
+        SELECT workspace, run_id, name, column_name, writer_id, seq,
+            groupBitmapState(idx) AS points,
+            groupBitmapStateIf(idx, isNaN(value)) AS nans,
+            groupBitmapStateIf(idx, isInfinite(value)) AS infs,
+            min(if(isFinite(value), value, inf)) AS min_value,
+            max(if(isFinite(value), value, -inf)) AS max_value,
+            argMinState(value, (step, time, idx)) AS first_value,
+            argMaxState(value, (step, time, idx)) AS last_value,
+            min(step) AS min_step,
+            max(step) AS max_step,
+            min(time) AS min_time,
+            max(time) AS max_time
+        FROM {database}.points
+        WHERE value_type IN (1, 2, 3, 5)
+        GROUP BY workspace, run_id, name, column_name, writer_id, seq
+    """,
+    "point_arrivals_mv": """
+        TO {database}.point_arrivals AS
+        SELECT workspace, run_id, name, writer_id, seq,
+            now64(6, 'UTC') AS stored
+        FROM {database}.points
+        GROUP BY workspace, run_id, name, writer_id, seq
+    """,
 }
 
 
@@ -117,6 +242,11 @@ def create_statements(database: str) -> list[str]:
         statements.append(
             f"CREATE TABLE IF NOT EXISTS {database}.{table} "
             f"({columns}) {engine}"
+        )
+    for view, body in VIEWS.items():
+        statements.append(
+            f"CREATE MATERIALIZED VIEW IF NOT EXISTS {database}.{view} "
+            + body.format(database=database)
         )
 
     return statements

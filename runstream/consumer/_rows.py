@@ -83,6 +83,28 @@ def check_metric_points(body: dict[str, Any]) -> None:
         )
 
 
+def check_artifact_name(name: str) -> None:
+    """Raise :class:`SchemaError` unless a file name stays inside its run."""
+    cleaned = name.replace("\\", "/")
+    is_drive = cleaned[1:2] == ":" and cleaned[2:3] in ("", "/")
+    if (
+        not cleaned.strip("/ ")
+        or cleaned.startswith("/")
+        or is_drive
+        or ".." in cleaned.split("/")
+    ):
+        raise SchemaError(
+            f"artifact or log name {name[:100]!r} must be relative to its "
+            "run, without '..'"
+        )
+
+
+_RUN_UPDATES = frozenset(
+    body_type(branch)
+    for branch in ("RunStarted", "RunStatusChanged", "RunDetailsSet")
+)
+
+
 class RowBuilder:
     """Collects the rows that a batch of events adds to each table."""
 
@@ -91,6 +113,9 @@ class RowBuilder:
         self._run_updates: dict[str, list[Any]] = defaultdict(list)
         self._tags: dict[str, list[Any]] = defaultdict(list)
         self._artifacts: dict[str, list[Any]] = defaultdict(list)
+        self._properties: dict[str, list[Any]] = defaultdict(list)
+        self._logs: dict[str, list[Any]] = defaultdict(list)
+        self._heartbeats: dict[str, list[Any]] = defaultdict(list)
         self._progress: dict[tuple[str, str, str], dict[str, Any]] = {}
         self.events = 0
         self.points = 0
@@ -106,15 +131,20 @@ class RowBuilder:
         if branch == body_type("MetricPoints"):
             check_metric_points(body)
             self._add_points(event, body)
-        elif branch in (
-            body_type("RunStarted"),
-            body_type("RunStatusChanged"),
-        ):
+        elif branch in _RUN_UPDATES:
             self._add_run_update(event, body)
         elif branch == body_type("TagsSet"):
             self._add_tags(event, body)
         elif branch == body_type("ArtifactAdded"):
+            check_artifact_name(body["name"])
             self._add_artifact(event, body)
+        elif branch == body_type("PropertiesAdded"):
+            self._add_properties(event, body)
+        elif branch == body_type("LogAppended"):
+            check_artifact_name(body["name"])
+            self._add_log(event, body)
+        elif branch == body_type("Heartbeat"):
+            self._add_heartbeat(event, body)
         else:
             raise SchemaError(f"event body {branch!r} is not handled")
 
@@ -174,6 +204,9 @@ class RowBuilder:
         rows["status"].append(body.get("status") or "")
         rows["error_code"].append(body.get("error_code") or "")
         rows["error_message"].append(body.get("error_message") or "")
+        rows["description"].append(body.get("description"))
+        rows["submitted_by"].append(body.get("submitted_by") or "")
+        rows["definition"].append(body.get("definition") or "")
 
     def _add_tags(self, event: dict[str, Any], body: dict[str, Any]) -> None:
         rows = self._tags
@@ -195,6 +228,36 @@ class RowBuilder:
             rows[field].append(body[field])
         rows["time"].append(_micros(event["time_us"]))
 
+    def _add_properties(
+        self, event: dict[str, Any], body: dict[str, Any]
+    ) -> None:
+        rows = self._properties
+        for key, value in body["properties"].items():
+            rows["workspace"].append(event["workspace"])
+            rows["run_id"].append(event["run_id"])
+            rows["key"].append(key)
+            rows["value"].append(value)
+            rows["time"].append(_micros(event["time_us"]))
+            rows["seq"].append(event["seq"])
+
+    def _add_log(self, event: dict[str, Any], body: dict[str, Any]) -> None:
+        rows = self._logs
+        rows["workspace"].append(event["workspace"])
+        rows["run_id"].append(event["run_id"])
+        rows["name"].append(body["name"])
+        rows["offset"].append(body["offset"])
+        rows["text"].append(body["text"])
+        rows["time"].append(_micros(event["time_us"]))
+
+    def _add_heartbeat(
+        self, event: dict[str, Any], body: dict[str, Any]
+    ) -> None:
+        rows = self._heartbeats
+        rows["workspace"].append(event["workspace"])
+        rows["run_id"].append(event["run_id"])
+        rows["writer_id"].append(event["writer"]["writer_id"])
+        rows["interval_ms"].append(body["interval_ms"])
+
     def _note_progress(self, event: dict[str, Any]) -> None:
         writer = event["writer"]
         key = (event["workspace"], event["run_id"], writer["writer_id"])
@@ -210,6 +273,8 @@ class RowBuilder:
     def tables(self) -> dict[str, pa.Table]:
         """Return Arrow rows per table, leaving out tables with no rows.
 
+        ``run_updates`` comes after the files, logs and tags, so a reader
+        that sees a run Completed also sees what it wrote before;
         ``writer_progress`` comes last: once it says an event is stored,
         every row of that event must already be readable.
         """
@@ -224,14 +289,24 @@ class RowBuilder:
             cols["idx"] = pa.array(cols["idx"], pa.uint32())
             out["points"] = pa.table(cols)
         for table, rows in (
-            ("run_updates", self._run_updates),
             ("run_tags", self._tags),
+            ("run_properties", self._properties),
             ("artifacts", self._artifacts),
+            ("run_logs", self._logs),
+            ("run_updates", self._run_updates),
         ):
             if rows:
                 cols = dict(rows)
                 cols["time"] = pa.array(cols["time"], _UTC_US)
                 out[table] = pa.table(cols)
+        if self._heartbeats:
+            cols = dict(self._heartbeats)
+            count = len(cols["run_id"])
+            cols["interval_ms"] = pa.array(cols["interval_ms"], pa.uint64())
+            cols["received"] = pa.array(
+                [dt.datetime.now(dt.UTC)] * count, _UTC_US
+            )
+            out["run_heartbeats"] = pa.table(cols)
         if self._progress:
             now = dt.datetime.now(dt.UTC)
             keys = list(self._progress)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
+import logging
 import os
 import socket
 import threading
@@ -43,6 +44,13 @@ from runstream.errors import BrokerError
 from runstream.producer._values import Cell
 
 log = structlog.get_logger(component="producer")
+
+# aiokafka logs every failed reconnect at ERROR through the standard library.
+# Without a handler of its own, Python's last-resort handler would print
+# those to a training script's stderr; the emitter reports broker trouble
+# itself, once per failed send. Applications that configure logging still
+# receive aiokafka's records through propagation.
+logging.getLogger("aiokafka").addHandler(logging.NullHandler())
 
 
 @attrs.frozen

@@ -18,6 +18,7 @@ from runstream._store.backends import Store
 from runstream.errors import StoreError
 from runstream.query import _reads
 from runstream.query._json import tag_floats
+from runstream.query._runs_api import runs_router
 
 WaitFor = Annotated[
     list[str] | None,
@@ -123,4 +124,5 @@ def create_app(
         return JSONBody(record)
 
     app.include_router(api)
+    app.include_router(runs_router(store, read_wait_s))
     return app

@@ -116,6 +116,71 @@ class QueryClient:
         report: dict[str, Any] = self._get("/health")
         return report
 
+    def get_run_details(
+        self,
+        workspace: str,
+        run_id: str,
+        wait_for: Mapping[str, int] | None = None,
+    ) -> dict[str, Any]:
+        """Return a run in ``Run.get_details()`` keys, plus tags and files."""
+        params = [
+            ("wait_for", f"{w}:{s}") for w, s in (wait_for or {}).items()
+        ]
+        run: dict[str, Any] = self._get(
+            self._run_path(workspace, run_id) + "/details", params
+        )
+        _warn_if_incomplete(run, "get_details")
+        return run
+
+    def list_runs(
+        self,
+        workspace: str,
+        experiment: str,
+        filters: Mapping[str, Any] | None = None,
+    ) -> list[dict[str, Any]]:
+        """Return an experiment's run records, newest first.
+
+        ``filters``: ``tags`` / ``properties`` (a key, a list of keys or a
+        dict of values), ``status``, ``run_type``, ``include_children``.
+        """
+        ws = quote(workspace, safe="")
+        path = f"/workspaces/{ws}/experiments/{quote(experiment, safe='')}"
+        body = self._get(path + "/runs", _filter_params(filters))
+        runs: list[dict[str, Any]] = body["runs"]
+        return runs
+
+    def list_children(
+        self,
+        workspace: str,
+        run_id: str,
+        filters: Mapping[str, Any] | None = None,
+    ) -> list[dict[str, Any]]:
+        """Return a run's children (``recursive``: its subtree)."""
+        body = self._get(
+            self._run_path(workspace, run_id) + "/children",
+            _filter_params(filters),
+        )
+        runs: list[dict[str, Any]] = body["runs"]
+        return runs
+
+    def list_experiments(self, workspace: str) -> list[dict[str, Any]]:
+        """Return the workspace's experiments, by name."""
+        ws = quote(workspace, safe="")
+        experiments: list[dict[str, Any]] = self._get(
+            f"/workspaces/{ws}/experiments"
+        )["experiments"]
+        return experiments
+
+    def get_log(
+        self, workspace: str, run_id: str, name: str, offset: int = 0
+    ) -> dict[str, Any]:
+        """Return a run log's ``text`` from ``offset`` and ``next_offset``."""
+        path = self._run_path(workspace, run_id) + "/logs/"
+        log: dict[str, Any] = self._get(
+            path + quote(name, safe="/"), {"offset": offset}
+        )
+        return log
+
 
 def _warn_if_incomplete(body: Mapping[str, Any], call: str) -> None:
     if body.get("complete") is False:
@@ -126,6 +191,29 @@ def _warn_if_incomplete(body: Mapping[str, Any], call: str) -> None:
             RuntimeWarning,
             stacklevel=4,
         )
+
+
+def _filter_params(
+    filters: Mapping[str, Any] | None,
+) -> list[tuple[str, str]]:
+    """Turn list filters into query parameters (``tag=key[=value]``)."""
+    params: list[tuple[str, str]] = []
+    for field, param in (("tags", "tag"), ("properties", "prop")):
+        wanted = (filters or {}).get(field)
+        if isinstance(wanted, str):
+            wanted = [wanted]
+        if isinstance(wanted, Mapping):
+            params.extend((param, f"{k}={v}") for k, v in wanted.items())
+        elif wanted:
+            params.extend((param, str(k)) for k in wanted)
+    for field in ("status", "run_type", "recursive", "include_children"):
+        value = (filters or {}).get(field)
+        if value is True:
+            params.append((field, "true"))
+        elif value is not None and value is not False:
+            params.append((field, str(value)))
+
+    return params
 
 
 def _detail(response: httpx.Response) -> str:
