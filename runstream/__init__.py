@@ -17,24 +17,36 @@ from runstream.errors import (
     InvalidArgumentError,
     InvalidTypeError,
     NotFoundError,
+    RunFailedError,
     RunstreamError,
     SchemaError,
     ServerError,
     StoreError,
 )
-from runstream.producer import Experiment, Run, Workspace
+from runstream.producer import (
+    Environment,
+    Experiment,
+    Run,
+    ScriptRun,
+    ScriptRunConfig,
+    Workspace,
+)
 
 __all__ = [
     "BackendError",
     "BrokerError",
     "ConflictError",
+    "Environment",
     "Experiment",
     "InvalidArgumentError",
     "InvalidTypeError",
     "NotFoundError",
     "Run",
+    "RunFailedError",
     "RunstreamError",
     "SchemaError",
+    "ScriptRun",
+    "ScriptRunConfig",
     "ServerError",
     "StoreError",
     "Workspace",

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 #: Longest metric, tag, column or artifact-folder name, in characters.
 MAX_NAME_CHARS = 255
+#: Widest integer a metric value may be, in bits (about 1,200 decimal
+#: digits); wider ones would pass Python's int-to-text conversion limit.
+MAX_BIGINT_BITS = 4_000
 #: Longest string value of a metric, in UTF-8 bytes.
 MAX_STRING_BYTES = 32 * 1024
 #: Longest tag value, in characters.

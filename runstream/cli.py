@@ -46,6 +46,7 @@ _bootstrap = click.option(
     "--kafka-bootstrap",
     envvar="RUNSTREAM_KAFKA_BOOTSTRAP",
     required=True,
+    show_envvar=True,
     help="Kafka bootstrap servers, host:port[,host:port].",
 )
 _topic = click.option(
@@ -81,7 +82,8 @@ def up(home: Path | None, server_port: int | None) -> None:
     The broker is Apache Kafka in KRaft mode, fetched from Maven Central on
     first use; the server runs the consumer and the query API on the
     embedded ClickHouse store. Both bind 127.0.0.1 and keep their data
-    under the state directory. Scripts then need no configuration.
+    under the state directory. Scripts then need no configuration. Running
+    it again while the stack is up only prints where it listens.
     """
     from runstream._local.stack import LocalStack
 
@@ -103,6 +105,8 @@ def down(home: Path | None) -> None:
     """Stop the server and the broker that `runstream up` started.
 
     Their data stays in the state directory for the next `runstream up`.
+    Scripts still logging keep their events queued in memory and send them
+    when the broker is back.
     """
     from runstream._local.stack import LocalStack
 
@@ -120,8 +124,19 @@ def down(home: Path | None) -> None:
     help="chdb:///path for the embedded store, or a ClickHouse "
     "server URL (http://user:pass@host:8123).",
 )
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8765, show_default=True, type=int)
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address the query API listens on.",
+)
+@click.option(
+    "--port",
+    default=8765,
+    show_default=True,
+    type=int,
+    help="Port the query API listens on.",
+)
 @_log_level
 def server(
     kafka_bootstrap: str,

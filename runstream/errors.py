@@ -8,6 +8,7 @@
     ├── ConflictError            an artifact name already taken
     ├── NotFoundError            no such run, metric or file
     ├── SchemaError              an event that breaks the Avro contract
+    ├── RunFailedError           wait_for_completion() on a failed run
     └── BackendError             Kafka, ClickHouse or the server failed
         ├── BrokerError          (retriable)
         ├── StoreError
@@ -52,11 +53,19 @@ class ConflictError(RunstreamError):
 
 
 class NotFoundError(RunstreamError, LookupError):
-    """The named run, experiment, metric or file does not exist."""
+    """The named run, experiment or file does not exist."""
 
 
 class SchemaError(RunstreamError):
     """An event does not follow the Avro contract in ``schemas/``."""
+
+
+class RunFailedError(RunstreamError):
+    """A run that was waited for ended Failed; ``details`` is its record."""
+
+    def __init__(self, message: str, details: dict[str, Any]) -> None:
+        self.details = details
+        super().__init__(message)
 
 
 class BackendError(RunstreamError):

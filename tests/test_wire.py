@@ -46,6 +46,9 @@ BODIES = {
         "parent_run_id": "parent",
         "display_name": None,
         "run_type": "interactive",
+        "description": None,
+        "submitted_by": None,
+        "definition": None,
     },
     "RunStatusChanged": {
         "status": "Failed",

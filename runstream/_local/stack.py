@@ -41,6 +41,10 @@ class LocalStack:
         return self.home / "server.pid"
 
     @property
+    def server_port_file(self) -> Path:
+        return self.home / "server.port"
+
+    @property
     def server_log(self) -> Path:
         return self.home / "server.log"
 
@@ -58,7 +62,12 @@ class LocalStack:
         if existing is not None and self._server_answers(existing.server_url):
             return existing
 
-        port = server_port or _free_or_default(DEFAULT_SERVER_PORT)
+        # Keep the port of the last run, so scripts that outlive a
+        # down/up still reach the server at the URL they started with.
+        port = server_port or _free_or_default(
+            _read_int(self.server_port_file) or DEFAULT_SERVER_PORT
+        )
+        self.server_port_file.write_text(str(port))
         endpoints = Endpoints(
             workspace="default",
             kafka_bootstrap=bootstrap,
@@ -74,7 +83,7 @@ class LocalStack:
 
     def down(self, timeout_s: float = 30) -> None:
         """Stop the server, then the broker."""
-        pid = _read_pid(self.server_pid_file)
+        pid = _read_int(self.server_pid_file)
         if pid is not None:
             _terminate(pid, timeout_s)
             self.server_pid_file.unlink(missing_ok=True)
@@ -156,7 +165,7 @@ def _free_or_default(port: int) -> int:
             return free
 
 
-def _read_pid(path: Path) -> int | None:
+def _read_int(path: Path) -> int | None:
     try:
         return int(path.read_text().strip())
     except (OSError, ValueError):

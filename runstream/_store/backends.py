@@ -176,8 +176,9 @@ class ServerStore(Store):
 def _chdb_params(params: Params | None) -> dict[str, str]:
     """Render query parameters as chdb wants them: ClickHouse text.
 
-    clickhouse-connect renders Python values itself; chdb takes text, in
-    which an array is a literal such as ``['a','b']``.
+    clickhouse-connect renders Python values itself; chdb takes text in
+    ClickHouse's escaped format, in which a backslash, tab or newline of a
+    string is escaped and an array is a literal such as ``['a','b']``.
     """
     rendered: dict[str, str] = {}
     for name, value in (params or {}).items():
@@ -186,13 +187,22 @@ def _chdb_params(params: Params | None) -> dict[str, str]:
                 "[" + ",".join(_quote(str(v)) for v in value) + "]"
             )
         else:
-            rendered[name] = str(value)
+            rendered[name] = _escape(str(value))
 
     return rendered
 
 
+_ESCAPES = str.maketrans(
+    {"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r", "\0": "\\0"}
+)
+
+
+def _escape(text: str) -> str:
+    return text.translate(_ESCAPES)
+
+
 def _quote(text: str) -> str:
-    escaped = text.replace("\\", "\\\\").replace("'", "\\'")
+    escaped = _escape(text).replace("'", "\\'")
     return f"'{escaped}'"
 
 

@@ -10,8 +10,10 @@ two.
 
 ``run_updates`` and ``run_tags`` keep every lifecycle event and every tag
 value of a run, keyed so that only replays collapse; the current state of
-a run and its tags are aggregates over them (newest wins). ``artifacts``
-keeps one row per name, since artifacts are write-once.
+a run and its tags are aggregates over them (newest wins). A removed tag
+is a ``run_tags`` row with ``removed = 1``. ``artifacts`` keeps one row
+per name, since artifacts are write-once. ``models`` is the model
+registry, one row per registration.
 ``writer_progress`` records, per writer, the highest
 event sequence number stored, which is how a reader waits for its own
 writes.
@@ -79,7 +81,8 @@ TABLES: dict[str, tuple[str, str]] = {
         key String,
         value Nullable(String),
         time DateTime64(6, 'UTC'),
-        seq UInt64
+        seq UInt64,
+        removed UInt8 DEFAULT 0
         """,
         """ENGINE = ReplacingMergeTree
     ORDER BY (workspace, run_id, key, time, seq)
@@ -141,6 +144,30 @@ TABLES: dict[str, tuple[str, str]] = {
         """,
         """ENGINE = ReplacingMergeTree(received)
     ORDER BY (workspace, run_id, writer_id)
+        """,
+    ),
+    # The model registry: one row per registration, and one more per
+    # replay of its event. A name's versions are numbered at read time by
+    # each registration's first ``stored`` time (the consumer's clock), so
+    # the engine must keep the first row, which ReplacingMergeTree would
+    # not: replays are folded by the read instead.
+    "models": (
+        """
+        workspace LowCardinality(String),
+        name String,
+        registration_id UUID,
+        run_id String,
+        experiment String,
+        path String,
+        files Array(String),
+        description Nullable(String),
+        tags Map(String, String),
+        properties Map(String, String),
+        time DateTime64(6, 'UTC'),
+        stored DateTime64(6, 'UTC')
+        """,
+        """ENGINE = MergeTree
+    ORDER BY (workspace, name, registration_id)
         """,
     ),
     "writer_progress": (
@@ -252,7 +279,41 @@ def create_statements(database: str) -> list[str]:
     return statements
 
 
+def column_definitions(columns: str) -> list[str]:
+    """Split a table's column list into one definition per column."""
+    definitions: list[str] = []
+    depth = 0
+    current: list[str] = []
+    for char in columns:
+        if char == "," and depth == 0:
+            definitions.append("".join(current).strip())
+            current = []
+            continue
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        current.append(char)
+    definitions.append("".join(current).strip())
+
+    return [d for d in definitions if d]
+
+
+def upgrade_statements(database: str) -> list[str]:
+    """Return DDL that adds columns a newer runstream defines to old tables.
+
+    A store created by an older runstream keeps its tables; columns added
+    since then are added in place (existing rows get the column's default).
+    Sort keys and engines cannot change this way: a change to those needs
+    a new table.
+    """
+    return [
+        f"ALTER TABLE {database}.{table} ADD COLUMN IF NOT EXISTS {column}"
+        for table, (columns, _engine) in TABLES.items()
+        for column in column_definitions(columns)
+    ]
+
+
 def ensure_schema(store: Store) -> None:
-    """Create the database and tables that do not exist yet."""
+    """Create what does not exist yet, and add columns old tables lack."""
     for statement in create_statements(store.database):
+        store.command(statement)
+    for statement in upgrade_statements(store.database):
         store.command(statement)

@@ -1,4 +1,4 @@
-"""The materializer: a Kafka consumer group that writes events to ClickHouse."""
+"""The materializer: a consumer group that writes events to ClickHouse."""
 
 from runstream.consumer._materializer import ConsumerSettings, Materializer
 

@@ -116,6 +116,7 @@ class RowBuilder:
         self._properties: dict[str, list[Any]] = defaultdict(list)
         self._logs: dict[str, list[Any]] = defaultdict(list)
         self._heartbeats: dict[str, list[Any]] = defaultdict(list)
+        self._models: dict[str, list[Any]] = defaultdict(list)
         self._progress: dict[tuple[str, str, str], dict[str, Any]] = {}
         self.events = 0
         self.points = 0
@@ -135,6 +136,11 @@ class RowBuilder:
             self._add_run_update(event, body)
         elif branch == body_type("TagsSet"):
             self._add_tags(event, body)
+        elif branch == body_type("TagsRemoved"):
+            self._remove_tags(event, body)
+        elif branch == body_type("ModelRegistered"):
+            check_artifact_name(body["path"])
+            self._add_model(event, body)
         elif branch == body_type("ArtifactAdded"):
             check_artifact_name(body["name"])
             self._add_artifact(event, body)
@@ -209,14 +215,42 @@ class RowBuilder:
         rows["definition"].append(body.get("definition") or "")
 
     def _add_tags(self, event: dict[str, Any], body: dict[str, Any]) -> None:
-        rows = self._tags
         for key, value in body["tags"].items():
-            rows["workspace"].append(event["workspace"])
-            rows["run_id"].append(event["run_id"])
-            rows["key"].append(key)
-            rows["value"].append(value)
-            rows["time"].append(_micros(event["time_us"]))
-            rows["seq"].append(event["seq"])
+            self._add_tag_row(event, key, value, removed=0)
+
+    def _remove_tags(
+        self, event: dict[str, Any], body: dict[str, Any]
+    ) -> None:
+        # A removal is a row like a set: the newest row of a key decides,
+        # so a tag set again after its removal comes back.
+        for key in body["keys"]:
+            self._add_tag_row(event, key, None, removed=1)
+
+    def _add_tag_row(
+        self, event: dict[str, Any], key: str, value: str | None, removed: int
+    ) -> None:
+        rows = self._tags
+        rows["workspace"].append(event["workspace"])
+        rows["run_id"].append(event["run_id"])
+        rows["key"].append(key)
+        rows["value"].append(value)
+        rows["time"].append(_micros(event["time_us"]))
+        rows["seq"].append(event["seq"])
+        rows["removed"].append(removed)
+
+    def _add_model(self, event: dict[str, Any], body: dict[str, Any]) -> None:
+        rows = self._models
+        rows["workspace"].append(event["workspace"])
+        rows["name"].append(body["name"])
+        rows["registration_id"].append(str(body["registration_id"]))
+        rows["run_id"].append(event["run_id"])
+        rows["experiment"].append(body["experiment"])
+        rows["path"].append(body["path"])
+        rows["files"].append(body["files"])
+        rows["description"].append(body["description"])
+        rows["tags"].append(body["tags"])
+        rows["properties"].append(body["properties"])
+        rows["time"].append(_micros(event["time_us"]))
 
     def _add_artifact(
         self, event: dict[str, Any], body: dict[str, Any]
@@ -258,6 +292,26 @@ class RowBuilder:
         rows["writer_id"].append(event["writer"]["writer_id"])
         rows["interval_ms"].append(body["interval_ms"])
 
+    def _model_table(self) -> pa.Table:
+        """Return the model rows, stamped with the consumer's clock.
+
+        Versions are numbered in ``stored`` order; the consumer's clock,
+        unlike the writers', only moves on between the inserts of one
+        materializer, so a version once read never changes.
+        """
+        cols: dict[str, Any] = dict(self._models)
+        count = len(cols["name"])
+        cols["time"] = pa.array(cols["time"], _UTC_US)
+        cols["stored"] = pa.array([dt.datetime.now(dt.UTC)] * count, _UTC_US)
+        text_map = pa.map_(pa.string(), pa.string())
+        cols["tags"] = pa.array(
+            [list(t.items()) for t in cols["tags"]], text_map
+        )
+        cols["properties"] = pa.array(
+            [list(p.items()) for p in cols["properties"]], text_map
+        )
+        return pa.table(cols)
+
     def _note_progress(self, event: dict[str, Any]) -> None:
         writer = event["writer"]
         key = (event["workspace"], event["run_id"], writer["writer_id"])
@@ -298,6 +352,8 @@ class RowBuilder:
             if rows:
                 cols = dict(rows)
                 cols["time"] = pa.array(cols["time"], _UTC_US)
+                if table == "run_tags":
+                    cols["removed"] = pa.array(cols["removed"], pa.uint8())
                 out[table] = pa.table(cols)
         if self._heartbeats:
             cols = dict(self._heartbeats)
@@ -307,6 +363,8 @@ class RowBuilder:
                 [dt.datetime.now(dt.UTC)] * count, _UTC_US
             )
             out["run_heartbeats"] = pa.table(cols)
+        if self._models:
+            out["models"] = self._model_table()
         if self._progress:
             now = dt.datetime.now(dt.UTC)
             keys = list(self._progress)

@@ -5,6 +5,14 @@ This package never imports the consumer, and never loads chdb.
 
 from runstream.producer._experiment import Experiment
 from runstream.producer._run import Run
+from runstream.producer._script import Environment, ScriptRun, ScriptRunConfig
 from runstream.producer._workspace import Workspace
 
-__all__ = ["Experiment", "Run", "Workspace"]
+__all__ = [
+    "Environment",
+    "Experiment",
+    "Run",
+    "ScriptRun",
+    "ScriptRunConfig",
+    "Workspace",
+]

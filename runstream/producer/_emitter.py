@@ -19,10 +19,13 @@ import atexit
 import contextlib
 import logging
 import os
+import signal
 import socket
+import sys
 import threading
 import time
 import uuid
+import weakref
 from collections import deque
 from collections.abc import Sequence
 from typing import Any
@@ -40,7 +43,6 @@ from runstream._limits import (
 from runstream._wire.avro import body_type, encode_event
 from runstream._wire.topics import DEFAULT_EVENTS_TOPIC
 from runstream._wire.values import ValueType
-from runstream.errors import BrokerError
 from runstream.producer._values import Cell
 
 log = structlog.get_logger(component="producer")
@@ -108,6 +110,7 @@ class _Accumulator:
         "strings",
         "items",
         "size_bytes",
+        "time_us",
     )
 
     def __init__(self, name: str, kind: str) -> None:
@@ -126,6 +129,8 @@ class _Accumulator:
         self.items = 0
         #: Upper estimate of the encoded size, to keep messages bounded.
         self.size_bytes = len(name) * 4 + 64
+        #: When the first of these points was logged: the event's time.
+        self.time_us = time.time_ns() // 1000
 
     def __len__(self) -> int:
         return len(self.steps)
@@ -179,12 +184,16 @@ class _Accumulator:
 class _Lifecycle:
     """A non-metric event body (status, tags, artifact) waiting to be sent."""
 
-    __slots__ = ("branch", "fields", "items")
+    __slots__ = ("branch", "fields", "items", "time_us")
 
-    def __init__(self, branch: str, fields: dict[str, Any]) -> None:
+    def __init__(
+        self, branch: str, fields: dict[str, Any], time_us: int
+    ) -> None:
         self.branch = branch
         self.fields = fields
         self.items = 1
+        #: When the call was made, which is the event's time.
+        self.time_us = time_us
 
     def body(self) -> tuple[str, dict[str, Any]]:
         return (body_type(self.branch), self.fields)
@@ -200,18 +209,36 @@ class RunStream:
     """
 
     def __init__(self, emitter: Emitter, workspace: str, run_id: str) -> None:
-        self.emitter = emitter
+        self._emitter = emitter
         self.workspace = workspace
         self.run_id = run_id
+        self._next_step: dict[str, int] = {}
+        self._start_writer()
+
+    def _start_writer(self) -> None:
         self.writer_id = uuid.uuid4().hex
         self._pending: deque[_Pending] = deque()
         self._open: dict[tuple[str, str], _Accumulator] = {}
         self._next_seq = 1
-        self._next_step: dict[str, int] = {}
         #: Highest sequence number Kafka acknowledged for this writer.
         self.delivered_seq = 0
         #: Sequence number of the newest event handed to the producer.
         self.assigned_seq = 0
+        self._emitter.register(self)
+
+    @property
+    def emitter(self) -> Emitter:
+        """This process's emitter; a forked child gets an emitter of its own.
+
+        A child inherits the parent's queue, which the parent sends itself,
+        and must not reuse the parent's writer id and sequence numbers: it
+        starts a new writer with an empty queue.
+        """
+        if self._emitter.pid != os.getpid():
+            self._emitter = get_emitter(self._emitter.settings)
+            self._start_writer()
+
+        return self._emitter
 
     def _accumulator(self, name: str, kind: str) -> _Accumulator:
         key = (name, kind)
@@ -296,7 +323,9 @@ class RunStream:
         """Queue a lifecycle event behind everything queued so far."""
         emitter = self.emitter
         with emitter.lock:
-            self._pending.append(_Lifecycle(branch, fields))
+            self._pending.append(
+                _Lifecycle(branch, fields, time.time_ns() // 1000)
+            )
             emitter.mark_dirty(self)
             # Later points must not join an event queued before this one.
             self._open.clear()
@@ -330,6 +359,8 @@ class Emitter:
     def __init__(self, settings: EmitterSettings) -> None:
         self.settings = settings
         self.writer = WriterInfo.of_this_process()
+        self.pid = os.getpid()
+        self._streams_by_run: dict[str, weakref.WeakSet[RunStream]] = {}
         self.lock = threading.Lock()
         self._delivered = threading.Condition(threading.Lock())
         #: Streams with queued items, in the order they got them.
@@ -358,6 +389,25 @@ class Emitter:
     def stream(self, workspace: str, run_id: str) -> RunStream:
         """Return a new ordered event stream for one run handle."""
         return RunStream(self, workspace, run_id)
+
+    def register(self, stream: RunStream) -> None:
+        """Remember a run handle's writer, for :meth:`watermarks`."""
+        with self.lock:
+            writers = self._streams_by_run.setdefault(
+                stream.run_id, weakref.WeakSet()
+            )
+            writers.add(stream)
+
+    def watermarks(self, run_id: str) -> dict[str, int]:
+        """Return, per writer of ``run_id`` in this process, its last seq.
+
+        A read that waits for these sees everything this process logged to
+        the run, through any of its handles.
+        """
+        with self.lock:
+            writers = list(self._streams_by_run.get(run_id, ()))
+
+        return {w.writer_id: w.delivered_seq for w in writers}
 
     # -- called by user threads, with self.lock held -----------------------
 
@@ -483,11 +533,12 @@ class Emitter:
 
     async def _sender(self) -> None:
         assert self._wake_event is not None  # set before the loop runs
-        producer = await self._start_producer()
+        producer: AIOKafkaProducer | None = await self._start_producer()
         if producer is None:
             return
 
         linger_s = self.settings.linger_ms / 1000
+        failures = 0
         try:
             while True:
                 with contextlib.suppress(TimeoutError):
@@ -498,14 +549,29 @@ class Emitter:
                     self._wake_pending = False
                     closing = self._closing
                 try:
-                    await self._send_pending(producer)
+                    healthy = await self._send_pending(producer)
                 except Exception as exc:  # the sender must outlive any bug
                     log.error("producer.send_round_failed", error=repr(exc))
-                    await asyncio.sleep(linger_s)
+                    healthy = False
                 if closing and not self._retry:
                     break
+                if healthy:
+                    failures = 0
+                    continue
+
+                # After a failed round the producer's idempotence state
+                # (producer id, per-partition sequences) may no longer match
+                # the broker's, e.g. after a broker restart; a new producer
+                # starts clean. Resent events are stored once.
+                failures += 1
+                await producer.stop()
+                await asyncio.sleep(min(5.0, 0.1 * 2**failures))
+                producer = await self._start_producer()
+                if producer is None:
+                    return
         finally:
-            await producer.stop()
+            if producer is not None:
+                await producer.stop()
 
     def _take_outgoing(self) -> list[_Outgoing]:
         with self.lock:
@@ -519,7 +585,6 @@ class Emitter:
 
         outgoing = list(self._retry)
         self._retry.clear()
-        now_us = time.time_ns() // 1000
         for stream, seq, item in taken:
             event = {
                 "event_id": str(uuid.uuid4()),
@@ -532,7 +597,7 @@ class Emitter:
                     "rank": self.writer.rank,
                 },
                 "seq": seq,
-                "time_us": now_us,
+                "time_us": item.time_us,
                 "body": item.body(),
             }
             try:
@@ -577,10 +642,11 @@ class Emitter:
 
         return results
 
-    async def _send_pending(self, producer: AIOKafkaProducer) -> None:
+    async def _send_pending(self, producer: AIOKafkaProducer) -> bool:
+        """Send what is pending; return False if any event failed."""
         outgoing = self._take_outgoing()
         if not outgoing:
-            return
+            return True
 
         results = await self._send_all(producer, outgoing)
         settled = 0
@@ -614,6 +680,8 @@ class Emitter:
             self._settled_calls += settled
             self._delivered.notify_all()
 
+        return not errors
+
     def _drop(self, out: _Outgoing, error: BaseException) -> None:
         out.stream.delivered_seq = out.seq
         self.dropped_events += 1
@@ -640,8 +708,42 @@ def get_emitter(settings: EmitterSettings) -> Emitter:
         emitter = _emitters.get(settings)
         if emitter is None or emitter.is_closed:
             emitter = _emitters[settings] = Emitter(settings)
+            _flush_on_every_exit()
 
         return emitter
+
+
+_exit_hooks_pid: int | None = None
+
+
+def _flush_on_every_exit() -> None:
+    """Make the ways a process ends also flush what it logged.
+
+    ``atexit`` covers a normal exit, ``sys.exit`` and uncaught exceptions.
+    Two more are common in training jobs: SIGTERM (schedulers, ``kill``,
+    container stops), which by default ends the process without running
+    ``atexit``, and multiprocessing workers, which leave through
+    ``os._exit`` after running multiprocessing's own finalizers.
+    """
+    global _exit_hooks_pid
+    if _exit_hooks_pid == os.getpid():
+        return
+    _exit_hooks_pid = os.getpid()
+
+    mp_util = sys.modules.get("multiprocessing.util")
+    if mp_util is not None:
+        mp_util.Finalize(None, close_all, exitpriority=100)
+
+    is_main = threading.current_thread() is threading.main_thread()
+    if is_main and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+        # SIGTERM becomes SystemExit(143): the stack unwinds (``with run:``
+        # marks the run Failed), then atexit flushes; the exit status is
+        # the one SIGTERM would have given.
+        signal.signal(signal.SIGTERM, _exit_on_sigterm)
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 def close_all(timeout_s: float | None = None) -> None:
@@ -662,13 +764,3 @@ def _forget_after_fork() -> None:
 
 atexit.register(close_all)
 os.register_at_fork(after_in_child=_forget_after_fork)
-
-
-def raise_if_unsent(emitter: Emitter, call: str, timeout_s: float) -> None:
-    """Flush, raising :class:`BrokerError` if Kafka did not take it all."""
-    if not emitter.flush(timeout_s):
-        raise BrokerError(
-            f"{call}: Kafka at {emitter.settings.bootstrap} did not "
-            f"acknowledge the logged events within {timeout_s:g} s; they stay "
-            "queued and are sent when the broker answers"
-        )

@@ -3,19 +3,30 @@
 The log calls check their input, then queue it and return; nothing waits
 on the network. Reads (``get_metrics``, ``get_status``, ``get_file_names``)
 first flush what this process logged, so a read sees every earlier write.
+
+Statuses follow Azure ML: an interactive run goes ``Running`` →
+``Completed`` / ``Failed`` / ``Canceled``; a script run goes
+``NotStarted`` → ``Starting`` → ``Preparing`` → ``Running`` →
+``Finalizing`` → ``Completed`` / ``Failed`` (or ``Canceled``). A run whose
+process stopped sending heartbeats reads as ``NotResponding``.
 """
 
 from __future__ import annotations
 
+import builtins
+import getpass
+import io
 import os
 import time
 import uuid
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import IO, TYPE_CHECKING, Any
+from urllib.parse import quote
 
+import attrs
 import structlog
 
 from runstream._limits import MAX_ERROR_MESSAGE_CHARS, MAX_TAG_VALUE_CHARS
@@ -24,14 +35,19 @@ from runstream.errors import (
     ConflictError,
     InvalidArgumentError,
     InvalidTypeError,
+    NotFoundError,
 )
+from runstream.producer import _files
 from runstream.producer._artifacts import (
     ArtifactRef,
     check_artifact_name,
     open_source,
 )
+from runstream.producer._heartbeat import heartbeats
+from runstream.producer._images import image_from_path, image_from_plot
 from runstream.producer._values import (
     check_name,
+    to_cell,
     to_list_cells,
     to_row_cells,
     to_scalar_cell,
@@ -46,20 +62,66 @@ log = structlog.get_logger(component="sdk")
 #: How long a read waits for this process's events to reach Kafka.
 READ_FLUSH_TIMEOUT_S = 60.0
 TERMINAL_STATUSES = frozenset({"Completed", "Failed", "Canceled"})
+#: Every status a run can have, in the order a script run passes them.
+STATUSES = (
+    "NotStarted",
+    "Starting",
+    "Queued",
+    "Preparing",
+    "Running",
+    "Finalizing",
+    "Completed",
+    "Failed",
+    "Canceled",
+    "NotResponding",
+)
+#: The log a script run's output goes to, as Azure ML names it.
+DRIVER_LOG = "user_logs/std_log.txt"
+SCRIPT_RUN_TYPE = "azureml.scriptrun"
+
+
+@attrs.frozen
+class ArtifactData:
+    """A file-backed metric read with ``get_metrics(populate=True)``."""
+
+    path: str
+    data: bytes
+    metric_type: str = "azureml.v2.image"
 
 
 class Run:
     """A run of an experiment: log metrics, tag it, attach files, read back.
 
-    ``Run(experiment, run_id)`` attaches to an existing run; new runs come
-    from ``experiment.start_logging()``.
+    ``Run(experiment, run_id)`` attaches to an existing run (it raises
+    :class:`NotFoundError` if there is none); new runs come from
+    ``experiment.start_logging()``, ``run.child_run()`` and
+    ``experiment.submit()``.
     """
+
+    _status: str | None
+    _run_type: str | None
 
     def __init__(
         self,
         experiment: Experiment,
         run_id: str,
         outputs: str | os.PathLike[str] | None = None,
+        **_ignored: Any,
+    ) -> None:
+        self._attach(experiment, run_id, outputs)
+        record = self._read_run()
+        if record["experiment"] != experiment.name:
+            raise NotFoundError(
+                f"Run(): run {run_id} belongs to experiment "
+                f"{record['experiment']!r}, not {experiment.name!r}"
+            )
+        self._status = record["status"]
+
+    def _attach(
+        self,
+        experiment: Experiment,
+        run_id: Any,
+        outputs: str | os.PathLike[str] | None,
     ) -> None:
         if not isinstance(run_id, str) or not run_id:
             raise InvalidArgumentError(
@@ -72,43 +134,166 @@ class Run:
             self._workspace.name, run_id
         )
         self._outputs = Path(outputs).resolve() if outputs else None
-        self._status: str | None = None
+        self._status = None
+        self._run_type = None
         self._warned_after_end = False
+
+    @classmethod
+    def _attached(
+        cls,
+        experiment: Experiment,
+        run_id: str,
+        outputs: str | os.PathLike[str] | None = None,
+        run_type: str | None = None,
+    ) -> Run:
+        """Return a handle on a run without reading it first."""
+        run = cls.__new__(cls)
+        run._attach(experiment, run_id, outputs)
+        run._run_type = run_type
+        return run
+
+    @classmethod
+    def _from_record(
+        cls, experiment: Experiment, record: dict[str, Any]
+    ) -> Run:
+        """Return a handle (a ScriptRun for script runs) on a listed run."""
+        kind: builtins.type[Run] = cls
+        if record.get("runType") == SCRIPT_RUN_TYPE:
+            from runstream.producer._script import ScriptRun
+
+            kind = ScriptRun
+        run = kind._attached(experiment, record["runId"])
+        run._run_type = record.get("runType")
+        run._status = record["status"]
+        return run
 
     @classmethod
     def _start(
         cls,
         experiment: Experiment,
+        *,
         run_id: str | None = None,
-        display_name: str | None = None,
         outputs: str | bool | None = None,
+        parent_run_id: str | None = None,
+        **fields: Any,
     ) -> Run:
+        """Create a run and send its RunStarted and first status.
+
+        ``fields``: ``display_name``, ``description``, ``tags``,
+        ``run_type`` (default interactive), ``definition`` and ``status``
+        (default Running, which also starts its heartbeats).
+        """
         if outputs is None or outputs is True or outputs == "":
             outputs = "outputs"
         folder = None if outputs is False else Path(str(outputs))
         if folder is not None:
             folder.mkdir(parents=True, exist_ok=True)
 
-        run = cls(experiment, run_id or str(uuid.uuid4()), outputs=folder)
+        run_type = fields.get("run_type") or "interactive"
+        run = cls._attached(
+            experiment, run_id or str(uuid.uuid4()), folder, run_type
+        )
+        _check_text(
+            "start_logging()", "display_name", fields.get("display_name")
+        )
+        _check_text(
+            "start_logging()", "description", fields.get("description")
+        )
+        if fields.get("tags") is not None:
+            run._check_tags("start_logging()", fields["tags"])
         run._stream.add_lifecycle(
             "RunStarted",
             {
                 "experiment": experiment.name,
-                "parent_run_id": None,
-                "display_name": display_name,
-                "run_type": "interactive",
+                "parent_run_id": parent_run_id,
+                "display_name": fields.get("display_name"),
+                "run_type": run_type,
+                "description": fields.get("description"),
+                "submitted_by": _user(),
+                "definition": fields.get("definition"),
             },
         )
-        run._set_status("Running")
+        if fields.get("tags"):
+            run.set_tags(fields["tags"])
+        run._set_status(fields.get("status") or "Running")
         return run
 
     def __repr__(self) -> str:
         return (
             f"Run(Experiment: {self.experiment.name},\n"
             f"Id: {self.id},\n"
-            f"Type: interactive,\n"
+            f"Type: {self._run_type or 'interactive'},\n"
             f"Status: {self._status or 'unknown'})"
         )
+
+    # -- attributes ------------------------------------------------------
+
+    @property
+    def type(self) -> str | None:
+        """The run type: ``interactive`` or ``azureml.scriptrun``."""
+        if self._run_type is None:
+            self._run_type = str(self._read_run()["runType"])
+        return self._run_type
+
+    @property
+    def status(self) -> str | None:
+        """The status last read or set by this handle (no round trip)."""
+        return self._status
+
+    @property
+    def display_name(self) -> str | None:
+        """The run's display name; setting it renames the run."""
+        name: str | None = self._read_run()["displayName"]
+        return name
+
+    @display_name.setter
+    def display_name(self, value: str) -> None:
+        _check_text("Run.display_name", "value", value, allow_none=False)
+        self._stream.add_lifecycle(
+            "RunDetailsSet", {"display_name": value, "description": None}
+        )
+
+    @property
+    def description(self) -> str | None:
+        """The run's description; setting it replaces it."""
+        text: str | None = self._read_run()["description"]
+        return text
+
+    @description.setter
+    def description(self, value: str) -> None:
+        _check_text("Run.description", "value", value, allow_none=False)
+        self._stream.add_lifecycle(
+            "RunDetailsSet", {"display_name": None, "description": value}
+        )
+
+    @property
+    def tags(self) -> dict[str, str | None]:
+        """The run's tags, read now."""
+        return self.get_tags()
+
+    @property
+    def properties(self) -> dict[str, str]:
+        """The run's properties, read now."""
+        return self.get_properties()
+
+    @property
+    def parent(self) -> Run | None:
+        """The run this one is a child of, or None for a top-level run."""
+        parent_id = self._read_run()["parentRunId"]
+        if parent_id is None:
+            return None
+        return Run._from_record(
+            self.experiment,
+            self._workspace._query.get_run_details(
+                self._workspace.name, parent_id
+            ),
+        )
+
+    def get_portal_url(self) -> str:
+        """Return the URL of this run's page on the runstream server."""
+        server = self._workspace.endpoints.server_url.rstrip("/")
+        workspace = quote(self._workspace.name, safe="")
+        return f"{server}/runs/{quote(self.id, safe='')}?workspace={workspace}"
 
     # -- logging ----------------------------------------------------------
 
@@ -176,21 +361,56 @@ class Run:
             name, "TABLE", time.time_ns() // 1000, columns, rows
         )
 
-    # -- tags ------------------------------------------------------------
+    def log_image(
+        self,
+        name: str,
+        path: str | os.PathLike[str] | None = None,
+        plot: Any = None,
+        description: str = "",
+    ) -> None:
+        """Store an image file or a plot and log it as metric ``name``.
+
+        Give exactly one of ``path`` (an image file) and ``plot``
+        (``matplotlib.pyplot`` or a Figure, saved as
+        ``<name>_<unix seconds>.png``). The metric reads as the image's
+        ``aml://artifactId/...`` URI, as in Azure ML.
+        """
+        call = "Run.log_image()"
+        check_name(call, "name", name)
+        if (path is None) == (plot is None):
+            raise InvalidArgumentError(
+                call,
+                "path",
+                "or 'plot' must be given, not both and not neither",
+                {"path": path, "plot": plot},
+            )
+        if path is not None:
+            artifact, data, content_type = image_from_path(call, path)
+        else:
+            artifact, data, content_type = image_from_plot(call, name, plot)
+
+        ref = self._put(call, artifact, io.BytesIO(data), content_type)
+        uri = to_cell(call, "value", _files.artifact_uri(self.id, ref.name))
+        self._note_if_ended(call)
+        self._stream.add_points(name, "IMAGE", time.time_ns() // 1000, [uri])
+
+    # -- tags and properties ----------------------------------------------
 
     def tag(self, key: str, value: Any = None) -> None:
         """Set one tag; a tag without a value reads back as ``None``."""
         self.set_tags({key: value})
 
-    def set_tags(self, tags: Mapping[str, Any]) -> None:
-        """Set several tags; tags not named keep their values."""
-        call = "Run.set_tags()"
+    def _check_tags(self, call: str, tags: Any) -> dict[str, str | None]:
         if not isinstance(tags, Mapping):
             raise InvalidTypeError(call, "tags", "must be a dict", tags)
-        checked = {
+        return {
             check_name(call, "tags key", key): _tag_value(call, key, v)
             for key, v in tags.items()
         }
+
+    def set_tags(self, tags: Mapping[str, Any]) -> None:
+        """Set several tags; tags not named keep their values."""
+        checked = self._check_tags("Run.set_tags()", tags)
         if checked:
             self._stream.add_lifecycle("TagsSet", {"tags": checked})
 
@@ -199,10 +419,78 @@ class Run:
         tags: dict[str, str | None] = self._read_run()["tags"]
         return tags
 
+    def add_properties(self, properties: Mapping[str, Any] | None) -> None:
+        """Add properties: write-once values, unlike tags.
+
+        Values that are not strings are stored as ``str(value)``. Adding a
+        key again with the value it has is a no-op.
+
+        Raises:
+            ConflictError: a key already has another value; nothing of the
+                call is stored.
+        """
+        call = "Run.add_properties()"
+        if properties is None:
+            return
+        if not isinstance(properties, Mapping):
+            raise InvalidTypeError(
+                call, "properties", "must be a dict", properties
+            )
+        checked = {
+            check_name(call, "properties key", key): _property_value(
+                call, key, v
+            )
+            for key, v in properties.items()
+        }
+        if not checked:
+            return
+
+        current = self.get_properties()
+        clashes = {
+            k: (current[k], v)
+            for k, v in checked.items()
+            if k in current and current[k] != v
+        }
+        if clashes:
+            key, (old, new) = next(iter(clashes.items()))
+            raise ConflictError(
+                f"{call}: property {key!r} of run {self.id} is already "
+                f"{old!r} (got {new!r}); properties are write-once, use a "
+                "tag for a value that changes"
+            )
+        fresh = {k: v for k, v in checked.items() if k not in current}
+        if fresh:
+            self._stream.add_lifecycle(
+                "PropertiesAdded", {"properties": fresh}
+            )
+
+    def get_properties(self) -> dict[str, str]:
+        """Return the run's properties, including those added just now."""
+        properties: dict[str, str] = self._read_run()["properties"]
+        return properties
+
     # -- files -----------------------------------------------------------
 
+    def _put(
+        self,
+        call: str,
+        name: str,
+        source: IO[bytes],
+        content_type: str | None = None,
+    ) -> ArtifactRef:
+        ref = self._workspace._artifacts.put(
+            self._workspace.name, self.id, name, source
+        )
+        if content_type is not None:
+            ref = attrs.evolve(ref, content_type=content_type)
+        self._stream.add_lifecycle("ArtifactAdded", ref.as_event_fields())
+        return ref
+
     def upload_file(
-        self, name: str, path_or_stream: str | os.PathLike[str] | IO[bytes]
+        self,
+        name: str,
+        path_or_stream: str | os.PathLike[str] | IO[bytes],
+        datastore_name: str | None = None,
     ) -> ArtifactRef:
         """Store a file as an artifact of the run under ``name``.
 
@@ -213,19 +501,133 @@ class Run:
         name = check_artifact_name(call, name)
         source = open_source(call, path_or_stream)
         try:
-            ref = self._workspace._artifacts.put(
-                self._workspace.name, self.id, name, source
-            )
+            return self._put(call, name, source)
         finally:
             if source is not path_or_stream:
                 source.close()
-        self._stream.add_lifecycle("ArtifactAdded", ref.as_event_fields())
-        return ref
+
+    def upload_files(
+        self,
+        names: Sequence[str],
+        paths: Sequence[str | os.PathLike[str]],
+        return_artifacts: bool = False,
+        timeout_seconds: float | None = None,
+        datastore_name: str | None = None,
+    ) -> Any:
+        """Store several files; all names are checked before any upload.
+
+        Returns the list of stored references, or ``(by_name, list)`` with
+        ``return_artifacts=True``.
+
+        Raises:
+            ConflictError: a name is taken; nothing was uploaded.
+        """
+        call = "Run.upload_files()"
+        pairs = _files.check_upload_batch(call, names, paths)
+        _files.refuse_taken(
+            call,
+            self._workspace._artifacts,
+            self._workspace.name,
+            self.id,
+            [name for name, _ in pairs],
+        )
+        refs = [self.upload_file(name, path) for name, path in pairs]
+        if return_artifacts:
+            return {ref.name: ref for ref in refs}, refs
+
+        return refs
+
+    def upload_folder(
+        self,
+        name: str,
+        path: str | os.PathLike[str],
+        datastore_name: str | None = None,
+    ) -> list[ArtifactRef]:
+        """Store every file under a folder as ``<name>/<relative path>``."""
+        names, files = _files.folder_files("Run.upload_folder()", name, path)
+        refs: list[ArtifactRef] = self.upload_files(names, files)
+        return refs
 
     def get_file_names(self) -> list[str]:
         """Return the names of the run's artifacts."""
         files: list[str] = self._read_run()["files"]
         return files
+
+    def download_file(
+        self,
+        name: str,
+        output_file_path: str | os.PathLike[str] | None = None,
+        _validate_checksum: bool = False,
+    ) -> None:
+        """Write one of the run's files to disk.
+
+        Default destination: the file's base name in the current folder;
+        an existing folder as destination receives it under that name.
+
+        Raises:
+            NotFoundError: the run has no file of that name.
+        """
+        call = "Run.download_file()"
+        name = check_artifact_name(call, name)
+        files = self.get_file_names()
+        if name not in files:
+            raise NotFoundError(
+                f"{call}: run {self.id} has no file {name!r}; it has "
+                f"{files[:20]}"
+            )
+        target = _files.download_target(name, output_file_path)
+        _files.copy_artifact(
+            self._workspace._artifacts,
+            self._workspace.name,
+            self.id,
+            name,
+            target,
+        )
+
+    def download_files(
+        self,
+        prefix: str | None = None,
+        output_directory: str | os.PathLike[str] | None = None,
+        output_paths: Sequence[str] | None = None,
+        batch_size: int = 100,
+        append_prefix: bool = True,
+        timeout_seconds: float | None = None,
+    ) -> list[Path]:
+        """Write the run's files under ``prefix`` (all, by default) to disk.
+
+        Each goes to its artifact path under ``output_directory`` (default:
+        the current folder), or to the matching entry of ``output_paths``.
+        Returns the paths written.
+        """
+        call = "Run.download_files()"
+        pairs = _files.select_downloads(
+            call, self.get_file_names(), prefix, append_prefix
+        )
+        base = Path(output_directory) if output_directory else Path.cwd()
+        targets = [base / local for _, local in pairs]
+        if output_paths is not None:
+            if len(output_paths) != len(pairs) or len(
+                set(output_paths)
+            ) != len(output_paths):
+                raise InvalidArgumentError(
+                    call,
+                    "output_paths",
+                    f"must hold {len(pairs)} distinct paths, one per file",
+                    output_paths,
+                )
+            targets = [Path(p) for p in output_paths]
+
+        for (name, _), target in zip(pairs, targets, strict=True):
+            target.parent.mkdir(parents=True, exist_ok=True)
+            _files.copy_artifact(
+                self._workspace._artifacts,
+                self._workspace.name,
+                self.id,
+                name,
+                target,
+            )
+
+        return targets
 
     def _capture_outputs(self) -> None:
         """Store each file of the outputs folder as ``outputs/<path>``.
@@ -270,6 +672,10 @@ class Run:
                 "error_message": error_message,
             },
         )
+        if status == "Running":
+            heartbeats().add(self._stream)
+        elif status in TERMINAL_STATUSES:
+            heartbeats().remove(self._stream)
 
     def _finish(self, status: str, **error: str | None) -> None:
         self._capture_outputs()
@@ -287,31 +693,22 @@ class Run:
         """Capture outputs, mark the run Completed, and send everything."""
         self._finish("Completed")
 
-    def fail(self, error_details: str | BaseException | None = None) -> None:
-        """Capture outputs and mark the run Failed with the error given."""
-        if error_details is not None and not isinstance(
-            error_details, (str, BaseException)
-        ):
-            raise InvalidTypeError(
-                "Run.fail()",
-                "error_details",
-                "must be a str, an exception or None",
-                error_details,
-            )
-        message: str | None = None
-        if isinstance(error_details, str):
-            message = error_details
-        elif isinstance(error_details, BaseException):
-            message = (
-                f"User program failed with {type(error_details).__name__}: "
-                f"{error_details}"
-            )
-        if message is not None and len(message) > MAX_ERROR_MESSAGE_CHARS:
-            cut = len(message) - MAX_ERROR_MESSAGE_CHARS
-            message = (
-                message[:MAX_ERROR_MESSAGE_CHARS] + f" [{cut} characters cut]"
-            )
-        self._finish("Failed", error_code="UserError", error_message=message)
+    def fail(
+        self,
+        error_details: str | BaseException | None = None,
+        error_code: str | None = None,
+    ) -> None:
+        """Capture outputs and mark the run Failed with the error given.
+
+        The error reads as ``{"code": error_code or "UserError",
+        "message": ...}`` in ``get_details()["error"]["error"]``.
+        """
+        message = error_message("Run.fail()", error_details)
+        self._finish(
+            "Failed",
+            error_code=error_code or "UserError",
+            error_message=message,
+        )
 
     def cancel(self) -> None:
         """Mark the run Canceled."""
@@ -319,15 +716,63 @@ class Run:
 
     def get_status(self) -> str:
         """Return the run's status as the store has it."""
-        if self._status in TERMINAL_STATUSES:
+        if self._status is not None and self._status in TERMINAL_STATUSES:
             return self._status
         status: str = self._read_run()["status"]
         self._status = status
         return status
 
+    def get_detailed_status(self) -> dict[str, Any]:
+        """Return ``{"status": ..., "details": None}``."""
+        return {"status": self.get_status(), "details": None}
+
     def get_details(self) -> dict[str, Any]:
-        """Return the run's record: id, status, times, error if any."""
-        return self._read_run()
+        """Return the run's record in Azure ML's ``get_details`` keys.
+
+        ``runId``, ``status``, ``startTimeUtc``, ``endTimeUtc`` (once it
+        ended), ``properties``, ``runDefinition``, ``logFiles``,
+        ``submittedBy``, ``error`` (when failed), plus runstream's
+        ``experiment``, ``displayName``, ``description``, ``tags`` and
+        ``files``.
+        """
+        record = self._read_run()
+        server = self._workspace.endpoints.server_url.rstrip("/")
+        workspace = quote(self._workspace.name, safe="")
+        record["logFiles"] = {
+            name: f"{server}/api/v1/workspaces/{workspace}/{path}"
+            for name, path in record["logFiles"].items()
+        }
+        record.pop("complete", None)
+        return record
+
+    def get_details_with_logs(self) -> dict[str, Any]:
+        """Return ``get_details()`` with each log's text instead of its URL."""
+        record = self.get_details()
+        record["logFiles"] = {
+            name: self._workspace._query.get_log(
+                self._workspace.name, self.id, name
+            )["text"]
+            for name in record["logFiles"]
+        }
+        return record
+
+    def wait_for_completion(
+        self,
+        show_output: bool = False,
+        wait_post_processing: bool = False,
+        raise_on_error: bool = True,
+    ) -> dict[str, Any]:
+        """Wait until the run ends; return its details.
+
+        ``show_output`` prints the run's driver log as it is written, then
+        an execution summary.
+
+        Raises:
+            RunFailedError: the run ended Failed (with ``raise_on_error``).
+        """
+        from runstream.producer._waiting import wait_for_run
+
+        return wait_for_run(self, show_output, raise_on_error)
 
     def flush(self, timeout_seconds: float = 300) -> None:
         """Wait until Kafka has everything this run handle logged so far.
@@ -348,16 +793,84 @@ class Run:
 
     def __exit__(
         self,
-        exc_type: type[BaseException] | None,
+        exc_type: builtins.type[BaseException] | None,
         exc: BaseException | None,
         tb: TracebackType | None,
-    ) -> None:
-        if exc is None or (
-            isinstance(exc, SystemExit) and exc.code in (None, 0)
-        ):
+    ) -> bool:
+        """Complete the run, or fail it with the exception (which goes on).
+
+        As in Azure ML, ``sys.exit(0)`` inside the block is swallowed; the
+        run completes.
+        """
+        clean_exit = isinstance(exc, SystemExit) and exc.code in (None, 0)
+        if exc is None or clean_exit:
             self.complete()
         else:
             self.fail(exc)
+
+        return clean_exit
+
+    @classmethod
+    def get_context(cls, allow_offline: bool = True, **_ignored: Any) -> Any:
+        """Return the run this process was submitted for.
+
+        Inside a script that ``experiment.submit()`` started: that run
+        (the same object on every call). Elsewhere: an offline run that
+        prints what it is given and writes it to ``logs/<id>.jsonl``, or,
+        with ``allow_offline=False``, :class:`NotFoundError`.
+        """
+        from runstream.producer._context import get_context
+
+        return get_context(allow_offline)
+
+    # -- children ---------------------------------------------------------
+
+    def child_run(
+        self,
+        name: str | None = None,
+        run_id: str | None = None,
+        outputs: str | None = None,
+    ) -> Run:
+        """Start a child run (status Running) under this one.
+
+        ``name`` becomes its display name; it tracks an outputs folder only
+        if ``outputs`` is given.
+        """
+        return Run._start(
+            self.experiment,
+            run_id=run_id,
+            outputs=outputs if outputs else False,
+            parent_run_id=self.id,
+            display_name=name,
+        )
+
+    def get_children(
+        self,
+        recursive: bool = False,
+        tags: Any = None,
+        properties: Any = None,
+        type: str | None = None,  # noqa: A002 (Azure ML's parameter name)
+        status: str | None = None,
+    ) -> Iterator[Run]:
+        """Yield this run's children, newest first (the subtree if recursive).
+
+        ``tags`` / ``properties``: a key, a list of keys, or a dict of
+        values the runs must have.
+        """
+        self._flush_for_read("Run.get_children()")
+        records = self._workspace._query.list_children(
+            self._workspace.name,
+            self.id,
+            {
+                "recursive": recursive,
+                "tags": tags,
+                "properties": properties,
+                "run_type": type,
+                "status": status,
+            },
+        )
+        for record in records:
+            yield Run._from_record(self.experiment, record)
 
     # -- reads -----------------------------------------------------------
 
@@ -370,26 +883,131 @@ class Run:
                 RuntimeWarning,
                 stacklevel=3,
             )
-        return {self._stream.writer_id: self._stream.delivered_seq}
+        return emitter.watermarks(self.id)
 
     def _read_run(self) -> dict[str, Any]:
         wait_for = self._flush_for_read("Run read")
-        return self._workspace._query.get_run(
+        return self._workspace._query.get_run_details(
             self._workspace.name, self.id, wait_for
         )
 
-    def get_metrics(self, name: str | None = None) -> dict[str, Any]:
+    def get_metrics(
+        self,
+        name: str | None = None,
+        recursive: bool = False,
+        run_type: str | None = None,
+        populate: bool = False,
+    ) -> dict[str, Any]:
         """Return the run's metrics in Azure ML's shapes.
 
         A metric logged once reads as its bare value, several times as a
-        list in step order (logging order, unless steps were given); a row or table metric reads as
-        ``{column: value}`` with one row, ``{column: [values]}`` with
-        more.
+        list in step order (logging order, unless steps were given); a row
+        or table metric reads as ``{column: value}`` with one row,
+        ``{column: [values]}`` with more; an image as its URI (its bytes,
+        as :class:`ArtifactData`, with ``populate=True``).
+
+        ``recursive=True`` returns ``{run_id: metrics}`` for this run and
+        every descendant that has metrics (of ``run_type``, if given).
         """
+        if recursive:
+            runs = [self, *self.get_children(recursive=True, type=run_type)]
+            found = {
+                run.id: run.get_metrics(name, populate=populate)
+                for run in runs
+            }
+            return {run_id: m for run_id, m in found.items() if m}
+
         wait_for = self._flush_for_read("Run.get_metrics()")
-        return self._workspace._query.get_metrics(
+        metrics = self._workspace._query.get_metrics(
             self._workspace.name, self.id, name, wait_for
         )
+        if populate:
+            metrics = {k: self._populate(v) for k, v in metrics.items()}
+        return metrics
+
+    def _populate(self, value: Any) -> Any:
+        prefix = f"{_files.ARTIFACT_URI_PREFIX}{self.id}/"
+        if not isinstance(value, str) or not value.startswith(prefix):
+            return value
+        name = value[len(prefix) :]
+        with self._workspace._artifacts.open(
+            self._workspace.name, self.id, name
+        ) as source:
+            return ArtifactData(name, source.read())
+
+    def restore_snapshot(
+        self, path: str | os.PathLike[str] | None = None
+    ) -> str:
+        """Write a script run's source snapshot (a zip); return its path."""
+        snapshot = self.get_properties().get("ContentSnapshotId")
+        if snapshot is None:
+            raise NotFoundError(
+                f"Run.restore_snapshot(): run {self.id} has no snapshot; "
+                "only runs from experiment.submit() have one"
+            )
+        target = Path(path) if path else Path.cwd()
+        if target.is_dir() or not target.suffix:
+            target = target / f"{self.id}.zip"
+        self.download_file(snapshot, target)
+        return str(target)
+
+
+def error_message(call: str, error_details: Any) -> str | None:
+    """Return the message a failed run records for ``error_details``."""
+    if error_details is not None and not isinstance(
+        error_details, (str, BaseException)
+    ):
+        raise InvalidTypeError(
+            call,
+            "error_details",
+            "must be a str, an exception or None",
+            error_details,
+        )
+    message: str | None = None
+    if isinstance(error_details, str):
+        message = error_details
+    elif isinstance(error_details, BaseException):
+        message = (
+            f"User program failed with {type(error_details).__name__}: "
+            f"{error_details}"
+        )
+    if message is not None and len(message) > MAX_ERROR_MESSAGE_CHARS:
+        cut = len(message) - MAX_ERROR_MESSAGE_CHARS
+        message = (
+            message[:MAX_ERROR_MESSAGE_CHARS] + f" [{cut} characters cut]"
+        )
+
+    return message
+
+
+def _user() -> str | None:
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        # No user name in this environment (a container without passwd).
+        return None
+
+
+def _check_text(
+    call: str, argument: str, value: Any, *, allow_none: bool = True
+) -> None:
+    if value is None and allow_none:
+        return
+    if not isinstance(value, str):
+        raise InvalidTypeError(call, argument, "must be a str", value)
+    if len(value) > MAX_TAG_VALUE_CHARS:
+        raise InvalidArgumentError(
+            call,
+            argument,
+            f"must be at most {MAX_TAG_VALUE_CHARS} characters",
+            value,
+        )
+
+
+def _property_value(call: str, key: str, value: Any) -> str:
+    text = value if isinstance(value, str) else str(value)
+    _check_text(call, f"properties[{key!r}]", text)
+    return text
 
 
 def _tag_value(call: str, key: str, value: Any) -> str | None:

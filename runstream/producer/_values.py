@@ -10,12 +10,14 @@ integers beyond 64 bits, unicode.
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any, NamedTuple
 
 from runstream._limits import (
+    MAX_BIGINT_BITS,
     MAX_COLUMNS,
     MAX_EVENT_BYTES,
     MAX_NAME_CHARS,
@@ -110,6 +112,14 @@ def to_cell(call: str, argument: str, value: Any) -> Cell:
     if isinstance(value, int):
         if INT64_MIN <= value <= INT64_MAX:
             return Cell(ValueType.INT, float(value), exact_int=value)
+        if value.bit_length() > MAX_BIGINT_BITS:
+            raise InvalidArgumentError(
+                call,
+                argument,
+                f"must be an integer of at most {MAX_BIGINT_BITS} bits "
+                f"(it has {value.bit_length()}); log it with str() instead",
+                f"<int of {value.bit_length()} bits>",
+            )
         # Beyond 64 bits: exact as decimal text, approximate as a double.
         text = str(value)
         return Cell(
@@ -124,6 +134,10 @@ def to_cell(call: str, argument: str, value: Any) -> Cell:
         return Cell(ValueType.FLOAT, _NAN)
     if isinstance(value, (Decimal, Fraction)):
         return Cell(ValueType.FLOAT, _to_double(value))
+    if isinstance(value, numbers.Integral):
+        return to_cell(call, argument, int(value))
+    if isinstance(value, numbers.Real):
+        return Cell(ValueType.FLOAT, float(value))
     if isinstance(value, str):
         size = _utf8_size(call, argument, value)
         if size > MAX_STRING_BYTES:

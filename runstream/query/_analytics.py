@@ -17,22 +17,30 @@ import attrs
 
 from runstream._store.backends import Store
 
-#: Newest value per run and key, for run_tags and run_properties alike.
-_RUNS_SQL = """
-    SELECT run_id,
-        argMaxIf(experiment, time, experiment != '') AS experiment,
-        argMaxIf(parent_run_id, time, parent_run_id != '') AS parent_run_id,
-        argMaxIf(display_name, time, display_name != '') AS display_name,
-        argMaxIf(run_type, time, run_type != '') AS run_type,
-        if(countIf(status != '') = 0, 'NotStarted',
-           argMaxIf(status, (time, seq), status != '')) AS status,
-        minIf(time, run_type != '') AS created_time,
-        minIf(time, status = 'Running') AS start_time,
-        maxIf(time, status IN ('Completed', 'Failed', 'Canceled'))
-            AS end_time
-    FROM {db}.run_updates FINAL
-    WHERE workspace = {{workspace:String}}
-    GROUP BY run_id
+#: Each run's state, folded from its lifecycle events as read_run does.
+RUNS_SQL = """
+    SELECT run_id, run_experiment AS experiment,
+        run_parent AS parent_run_id, run_display_name AS display_name,
+        run_kind AS run_type, run_status AS status,
+        created_time, start_time, end_time
+    FROM (
+        SELECT run_id,
+            argMaxIf(experiment, time, experiment != '') AS run_experiment,
+            argMaxIf(parent_run_id, time, parent_run_id != '')
+                AS run_parent,
+            argMaxIf(display_name, time, display_name != '')
+                AS run_display_name,
+            argMaxIf(run_type, time, run_type != '') AS run_kind,
+            if(countIf(status != '') = 0, 'NotStarted',
+               argMaxIf(status, (time, seq), status != '')) AS run_status,
+            minIf(time, run_type != '') AS created_time,
+            minIf(time, status = 'Running') AS start_time,
+            maxIf(time, status IN ('Completed', 'Failed', 'Canceled'))
+                AS end_time
+        FROM {db}.run_updates FINAL
+        WHERE workspace = {{workspace:String}}
+        GROUP BY run_id
+    )
 """
 
 _TAGS_SQL = """
@@ -40,6 +48,7 @@ _TAGS_SQL = """
     FROM {db}.run_tags
     WHERE workspace = {{workspace:String}}
     GROUP BY run_id, key
+    HAVING argMax(removed, (time, seq)) = 0
 """
 
 
@@ -155,9 +164,9 @@ def has_table(store: Store, table: str) -> bool:
 
 
 def properties_sql(store: Store) -> str | None:
-    """Return the newest property per run and key, or None without the
-    ``run_properties`` table (properties arrive with the run-history
-    work; until then searches by property match nothing)."""
+    """Return each run's properties (the first value per key), or None
+    when the store has no ``run_properties`` table, in which case a search
+    by property matches nothing."""
     if not has_table(store, "run_properties"):
         return None
 
@@ -173,9 +182,10 @@ def properties_sql(store: Store) -> str | None:
     if not {"run_id", "key", "value", "workspace"} <= columns:
         return None
 
-    newest = "argMax(value, time)" if "time" in columns else "any(value)"
+    # Properties are write-once: the first value set is the one that holds.
+    first = "argMin(value, (time, seq))" if "seq" in columns else "any(value)"
     return f"""
-        SELECT run_id, key, {newest} AS value
+        SELECT run_id, key, {first} AS value
         FROM {store.database}.run_properties
         WHERE workspace = {{workspace:String}}
         GROUP BY run_id, key
@@ -233,7 +243,7 @@ def search_runs(store: Store, search: RunSearch) -> dict[str, Any]:
     params: dict[str, Any] = {"workspace": search.workspace}
     props = properties_sql(store)
     conditions = _where(db, search, params, props)
-    ctes = [f"runs AS ({_RUNS_SQL.format(db=db)})"]
+    ctes = [f"runs AS ({RUNS_SQL.format(db=db)})"]
     ctes.append(f"tags AS ({_TAGS_SQL.format(db=db)})")
     if props is not None:
         ctes.append(f"properties AS ({props})")
@@ -368,7 +378,7 @@ def list_experiments(
             min(created_time) AS first_created,
             max(created_time) AS last_created,
             count() OVER () AS total
-        FROM ({_RUNS_SQL.format(db=store.database)})
+        FROM ({RUNS_SQL.format(db=store.database)})
         WHERE experiment != ''
         GROUP BY experiment
         ORDER BY experiment
@@ -547,13 +557,16 @@ def read_writer_aggregate(
     cols = store.query(sql, params).to_pydict()
     finite = [
         n - bad
-        for n, bad in zip(cols.get("count", []), cols.get("non_finite", []))
+        for n, bad in zip(
+            cols.get("count", []), cols.get("non_finite", []), strict=True
+        )
     ]
     keys = ("step_start", "step_end", "count", "writers", "non_finite")
     answer: dict[str, Any] = {k: cols.get(k, []) for k in keys}
     for stat in ("mean", "min", "max"):
         answer[stat] = [
-            v if n else None for v, n in zip(cols.get(stat, []), finite)
+            v if n else None
+            for v, n in zip(cols.get(stat, []), finite, strict=True)
         ]
 
     return {

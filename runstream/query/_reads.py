@@ -16,6 +16,10 @@ from runstream._store.backends import Store
 from runstream._wire.values import ValueType
 
 TABLE_KINDS = frozenset({"row", "table"})
+#: Kinds whose value is a file's URI; as in Azure ML, the first one reads.
+FILE_KINDS = frozenset(
+    {"image", "confusion_matrix", "accuracy_table", "residuals", "predictions"}
+)
 
 
 def metrics_sql(database: str, *, one_name: bool) -> str:
@@ -68,6 +72,8 @@ def shape_metrics(points: pa.Table) -> dict[str, Any]:
             end += 1
         if TABLE_KINDS.intersection(cols["kind"][start:end]):
             result[names[start]] = _shape_table(cols, start, end)
+        elif FILE_KINDS.intersection(cols["kind"][start:end]):
+            result[names[start]] = _values(cols, start, start + 1)[0]
         else:
             result[names[start]] = _shape_series(cols, start, end)
         start = end
@@ -168,7 +174,7 @@ def read_run(
         SELECT key, argMax(value, (time, seq)) AS value
         FROM {db}.run_tags
         WHERE workspace = {{workspace:String}} AND run_id = {{run_id:String}}
-        GROUP BY key ORDER BY key
+        GROUP BY key HAVING argMax(removed, (time, seq)) = 0 ORDER BY key
         """,
         params,
     ).to_pylist()

@@ -31,31 +31,31 @@ def runs_sql(database: str, *, by: str) -> str:
     """
     having = {
         "ids": "",
-        "experiment": "HAVING experiment = {experiment:String}",
+        "experiment": "HAVING f_experiment = {experiment:String}",
     }[by]
     where = "AND run_id IN {run_ids:Array(String)}" if by == "ids" else ""
     return f"""
         SELECT
             run_id,
-            argMaxIf(experiment, time, experiment != '') AS experiment,
+            argMaxIf(experiment, time, experiment != '') AS f_experiment,
             argMaxIf(parent_run_id, time, parent_run_id != '')
-                AS parent_run_id,
+                AS f_parent_run_id,
             argMaxIf(display_name, time, display_name != '')
-                AS display_name,
+                AS f_display_name,
             argMaxIf(description, time, description IS NOT NULL)
-                AS description,
-            argMaxIf(run_type, time, run_type != '') AS run_type,
+                AS f_description,
+            argMaxIf(run_type, time, run_type != '') AS f_run_type,
             argMaxIf(submitted_by, time, submitted_by != '')
-                AS submitted_by,
-            argMaxIf(definition, time, definition != '') AS definition,
-            argMaxIf(status, (time, seq), status != '') AS status,
-            argMaxIf(error_code, (time, seq), status != '') AS error_code,
+                AS f_submitted_by,
+            argMaxIf(definition, time, definition != '') AS f_definition,
+            argMaxIf(status, (time, seq), status != '') AS f_status,
+            argMaxIf(error_code, (time, seq), status != '') AS f_error_code,
             argMaxIf(error_message, (time, seq), status != '')
-                AS error_message,
-            minIf(time, run_type != '') AS created_time,
-            minIf(time, status = 'Running') AS start_time,
+                AS f_error_message,
+            minIf(time, run_type != '') AS f_created_time,
+            minIf(time, status = 'Running') AS f_start_time,
             maxIf(time, status IN ('Completed', 'Failed', 'Canceled'))
-                AS end_time
+                AS f_end_time
         FROM {database}.run_updates FINAL
         WHERE workspace = {{workspace:String}} {where}
         GROUP BY run_id
@@ -63,15 +63,22 @@ def runs_sql(database: str, *, by: str) -> str:
     """
 
 
-def _pairs_sql(database: str, table: str, pick: str) -> str:
+def _pairs_sql(
+    database: str, table: str, pick: str, having: str = ""
+) -> str:
     return f"""
         SELECT run_id, key, {pick}(value, (time, seq)) AS value
         FROM {database}.{table}
         WHERE workspace = {{workspace:String}}
           AND run_id IN {{run_ids:Array(String)}}
         GROUP BY run_id, key
+        {having}
         ORDER BY run_id, key
     """
+
+
+#: A tag's newest row decides: a removal hides it, a later set restores it.
+_TAGS_HAVING = "HAVING argMax(removed, (time, seq)) = 0"
 
 
 def _names_sql(database: str, table: str) -> str:
@@ -138,23 +145,23 @@ def _record(
     run_id = row["run_id"]
     beat = extra["beats"].get(run_id, {})
     status = effective_status(
-        row["status"] or "NotStarted",
+        row["f_status"] or "NotStarted",
         beat.get("silent_ms"),
         beat.get("interval_ms"),
     )
-    definition = json.loads(row["definition"]) if row["definition"] else {}
+    definition = json.loads(row["f_definition"]) if row["f_definition"] else {}
     record: dict[str, Any] = {
         "runId": run_id,
         "workspace": workspace,
-        "experiment": row["experiment"],
-        "parentRunId": row["parent_run_id"] or None,
-        "displayName": row["display_name"] or None,
-        "description": row["description"],
-        "runType": row["run_type"] or None,
+        "experiment": row["f_experiment"],
+        "parentRunId": row["f_parent_run_id"] or None,
+        "displayName": row["f_display_name"] or None,
+        "description": row["f_description"],
+        "runType": row["f_run_type"] or None,
         "target": definition.get("target", "local"),
         "status": status,
-        "createdTimeUtc": _iso(row["created_time"]),
-        "startTimeUtc": _iso(row["start_time"]),
+        "createdTimeUtc": _iso(row["f_created_time"]),
+        "startTimeUtc": _iso(row["f_start_time"]),
         "properties": extra["properties"].get(run_id, {}),
         "tags": extra["tags"].get(run_id, {}),
         "files": extra["files"].get(run_id, []),
@@ -163,20 +170,20 @@ def _record(
             for name in extra["logs"].get(run_id, [])
         },
         "runDefinition": definition,
-        "submittedBy": row["submitted_by"] or None,
+        "submittedBy": row["f_submitted_by"] or None,
         "inputDatasets": [],
         "outputDatasets": [],
     }
-    end = _iso(row["end_time"])
+    end = _iso(row["f_end_time"])
     if end is not None and status in TERMINAL_STATUSES:
         record["endTimeUtc"] = end
-    if row["status"] == "Failed" and (
-        row["error_code"] or row["error_message"]
+    if row["f_status"] == "Failed" and (
+        row["f_error_code"] or row["f_error_message"]
     ):
         record["error"] = {
             "error": {
-                "code": row["error_code"] or "UserError",
-                "message": row["error_message"],
+                "code": row["f_error_code"] or "UserError",
+                "message": row["f_error_message"],
             }
         }
 
@@ -195,7 +202,7 @@ def _records(
     extra = {
         "tags": _grouped(
             store.query(
-                _pairs_sql(db, "run_tags", "argMax"), params
+                _pairs_sql(db, "run_tags", "argMax", _TAGS_HAVING), params
             ).to_pylist(),
             "value",
         ),
@@ -236,7 +243,7 @@ def read_run_details(
 def _matches(
     found: Mapping[str, Any], wanted: Mapping[str, str | None]
 ) -> bool:
-    """Whether ``found`` has every wanted key (and value, when one is given)."""
+    """Whether ``found`` has each wanted key (and value, if given)."""
     return all(
         key in found and (value is None or found[key] == value)
         for key, value in wanted.items()
@@ -362,3 +369,71 @@ def read_log(
         position += len(text)
 
     return {"name": name, "text": "".join(parts), "next_offset": position}
+
+
+def read_metric_kinds(
+    store: Store, workspace: str, run_id: str
+) -> dict[str, str]:
+    """Return each metric of a run with its kind (``scalar``, ``image``...).
+
+    A name logged with several kinds reads as the kind of its first point.
+    """
+    sql = f"""
+        SELECT name, argMin(kind, (step, time, seq, idx)) AS kind
+        FROM {store.database}.points
+        WHERE workspace = {{workspace:String}} AND run_id = {{run_id:String}}
+        GROUP BY name ORDER BY name
+    """
+    rows = store.query(sql, {"workspace": workspace, "run_id": run_id})
+    return {r["name"]: str(r["kind"]) for r in rows.to_pylist()}
+
+
+def models_sql(database: str) -> str:
+    """Return the query numbering each registration of a model name.
+
+    Version n of a name is its n-th registration in the order the consumer
+    first stored them (ties broken by registration id). A replayed event
+    is stored again later; its first storage time is the one that counts,
+    so replays never renumber versions.
+    """
+    return f"""
+        SELECT *, row_number() OVER (
+            PARTITION BY name ORDER BY stored, registration_id
+        ) AS version
+        FROM (
+            SELECT name, toString(registration_id) AS registration_id,
+                any(run_id) AS run_id, any(experiment) AS experiment,
+                any(path) AS path, any(files) AS files,
+                any(description) AS description, any(tags) AS tags,
+                any(properties) AS properties, min(stored) AS stored
+            FROM {database}.models
+            WHERE workspace = {{workspace:String}}
+              AND ({{name:String}} = '' OR name = {{name:String}})
+            GROUP BY name, registration_id
+        )
+        ORDER BY name, version DESC
+    """
+
+
+def read_models(
+    store: Store, workspace: str, name: str | None = None
+) -> list[dict[str, Any]]:
+    """Return the workspace's registered models, newest version first."""
+    params = {"workspace": workspace, "name": name or ""}
+    rows = store.query(models_sql(store.database), params).to_pylist()
+    return [
+        {
+            "name": r["name"],
+            "version": r["version"],
+            "registrationId": r["registration_id"],
+            "runId": r["run_id"],
+            "experiment": r["experiment"],
+            "path": r["path"],
+            "files": list(r["files"]),
+            "description": r["description"],
+            "tags": dict(r["tags"]),
+            "properties": dict(r["properties"]),
+            "createdTimeUtc": _iso(r["stored"]),
+        }
+        for r in rows
+    ]

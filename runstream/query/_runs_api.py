@@ -1,4 +1,5 @@
-"""HTTP routes of runs: details, listings, children, logs, the run page.
+"""HTTP routes of runs: details, listings, children, logs, metric kinds,
+the model registry, and the run page.
 
 ``create_app`` includes :func:`runs_router`. The JSON routes live under
 ``/api/v1``; ``/runs/{run_id}`` is the page ``Run.get_portal_url()``
@@ -143,6 +144,16 @@ def runs_router(store: Store, read_wait_s: float = 30.0) -> APIRouter:
             run_type=run_type,
         )
         return {"runs": runs}
+
+    @router.get(API + "/runs/{run_id}/metric_kinds")
+    def get_metric_kinds(workspace: str, run_id: str) -> Any:
+        """Each metric of the run with its kind (scalar, image...)."""
+        return {"kinds": _runs.read_metric_kinds(store, workspace, run_id)}
+
+    @router.get(API + "/models")
+    def list_models(workspace: str, name: str | None = None) -> Any:
+        """The registered models (of one name), newest version first."""
+        return {"models": _runs.read_models(store, workspace, name)}
 
     @router.get(API + "/runs/{run_id}/logs/{name:path}")
     def get_log(

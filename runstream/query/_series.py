@@ -68,10 +68,10 @@ def _source_sql(database: str, request: SeriesRequest, offsets: str) -> str:
     raw, scale = _raw_x(request.x)
     return f"""
         SELECT run_id, ({raw} - {offsets}) / {scale!r} AS x, value AS y,
-               (x, step, time, writer_id, seq, idx) AS k
+            time AS t, writer_id, seq, idx
         FROM {database}.points FINAL
         WHERE workspace = {{workspace:String}}
-          AND has({{run_ids:Array(String)}}, run_id)
+          AND run_id IN {{run_ids:Array(String)}}
           AND name = {{name:String}} AND column_name = {{column:String}}
           AND value_type IN {NUMERIC_TYPES}
     """
@@ -110,7 +110,7 @@ def _stats(store: Store, request: SeriesRequest) -> dict[str, dict[str, Any]]:
                max({raw}) AS raw_max
         FROM {store.database}.points FINAL
         WHERE workspace = {{workspace:String}}
-          AND has({{run_ids:Array(String)}}, run_id)
+          AND run_id IN {{run_ids:Array(String)}}
           AND name = {{name:String}} AND column_name = {{column:String}}
           AND value_type IN {NUMERIC_TYPES}
         GROUP BY run_id
@@ -170,13 +170,14 @@ def _raw_series(
     sql = f"""
         SELECT run_id, x, y
         FROM ({_source_sql(store.database, request, offsets)})
-        ORDER BY run_id, x, k
+        ORDER BY run_id, x, t, writer_id, seq, idx
     """
     table = store.query(sql, _params(request))
     by_run: dict[str, tuple[list[float], list[float]]] = {}
     if table.num_rows:
         cols = table.to_pydict()
-        for run_id, x, y in zip(cols["run_id"], cols["x"], cols["y"]):
+        rows = zip(cols["run_id"], cols["x"], cols["y"], strict=True)
+        for run_id, x, y in rows:
             xs, ys = by_run.setdefault(run_id, ([], []))
             xs.append(x)
             ys.append(y)
@@ -203,11 +204,16 @@ def _non_finite_counts(ys: Sequence[float]) -> dict[str, int]:
     return {"nan_count": nan, "pos_inf_count": pos, "neg_inf_count": neg}
 
 
-def bucket_sql(source: str, grid: tuple[float, float, int]) -> str:
-    """Return M4 per (run, bucket) over ``source`` rows (run_id, x, y, k).
+def bucket_sql(
+    source: str, grid: tuple[float, float, int], drawn: str = "x"
+) -> str:
+    """Return M4 per (run, bucket) over ``source`` rows (run_id, x, y).
 
     ``grid`` is (lowest x, bucket width, bucket count), numbers computed
-    by this module, never taken from a request.
+    by this module, never taken from a request. ``drawn`` is the x a kept
+    point is drawn at (a table's x column); buckets follow ``x``. Plain
+    numeric argMin/argMax keep this one pass over the rows: tuples as
+    sort keys made it several times slower.
     """
     lo, width, buckets = grid
     return f"""
@@ -219,10 +225,16 @@ def bucket_sql(source: str, grid: tuple[float, float, int]) -> str:
             countIf(y = inf) AS pos_infs,
             countIf(y = -inf) AS neg_infs,
             countIf(isFinite(y)) AS finite,
-            argMin((x, y), k) AS first,
-            argMax((x, y), k) AS last,
-            argMinIf((x, y), (y, k), isFinite(y)) AS lowest,
-            argMaxIf((x, y), (y, k), isFinite(y)) AS highest
+            min(x) AS first_at, argMin({drawn}, x) AS first_x,
+            argMin(y, x) AS first_y,
+            max(x) AS last_at, argMax({drawn}, x) AS last_x,
+            argMax(y, x) AS last_y,
+            argMinIf(x, y, isFinite(y)) AS low_at,
+            argMinIf({drawn}, y, isFinite(y)) AS low_x,
+            minIf(y, isFinite(y)) AS low_y,
+            argMaxIf(x, y, isFinite(y)) AS high_at,
+            argMaxIf({drawn}, y, isFinite(y)) AS high_x,
+            maxIf(y, isFinite(y)) AS high_y
         FROM ({source})
         GROUP BY run_id, b
         ORDER BY run_id, b
@@ -267,10 +279,10 @@ def shape_buckets(
         series = by_run.get(row["run_id"])
         if series is None:
             series = by_run[row["run_id"]] = _empty_bucketed(row["run_id"])
-        kept = [row["first"]]
+        kept = [_kept(row, "first")]
         if row["finite"]:
-            kept += [row["lowest"], row["highest"]]
-        kept.append(row["last"])
+            kept += [_kept(row, "low"), _kept(row, "high")]
+        kept.append(_kept(row, "last"))
         points = series["points"]
         for x, y in _unique_in_x_order(kept):
             points["x"].append(x)
@@ -295,28 +307,26 @@ def shape_buckets(
 
 
 def _unique_in_x_order(
-    points: list[dict[str, float] | tuple[float, float]],
+    points: list[tuple[float, float, float]],
 ) -> list[tuple[float, float]]:
-    """Return the kept points of a bucket once each, ordered by x.
+    """Return the kept points of a bucket once each, in drawing order.
 
-    The first point has the bucket's least x and the last its greatest
-    (the sort key starts with x), so only the middle needs sorting.
+    The first point comes first in the order and the last comes last, so
+    only the middle needs sorting.
     """
-    pairs = [_pair(p) for p in points]
-    middle = sorted(pairs[1:-1], key=lambda p: p[0])
+    triples = points
+    middle = sorted(triples[1:-1], key=lambda p: p[2])
     kept: list[tuple[float, float]] = []
-    for pair in [pairs[0], *middle, pairs[-1]]:
-        if not any(_same(pair, seen) for seen in kept):
-            kept.append(pair)
+    for x, y, _ in [triples[0], *middle, triples[-1]]:
+        if not any(_same((x, y), seen) for seen in kept):
+            kept.append((x, y))
 
     return kept
 
 
-def _pair(point: dict[str, float] | tuple[float, float]) -> tuple[float, float]:
-    if isinstance(point, dict):
-        x, y = point.values()
-        return (x, y)
-    return (point[0], point[1])
+def _kept(row: dict[str, Any], which: str) -> tuple[float, float, float]:
+    """Return one kept point of a bucket_sql row: (x drawn, y, order)."""
+    return (row[f"{which}_x"], row[f"{which}_y"], row[f"{which}_at"])
 
 
 def _same(a: tuple[float, float], b: tuple[float, float]) -> bool:

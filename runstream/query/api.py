@@ -7,7 +7,6 @@ was wrong and what to send instead.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Annotated, Any
 
@@ -17,7 +16,8 @@ from fastapi.responses import Response
 from runstream._store.backends import Store
 from runstream.errors import StoreError
 from runstream.query import _reads
-from runstream.query._json import tag_floats
+from runstream.query._analytics_api import analytics_router
+from runstream.query._responses import JSONBody
 from runstream.query._runs_api import runs_router
 
 WaitFor = Annotated[
@@ -30,17 +30,6 @@ WaitFor = Annotated[
         examples=["3f2a...:17"],
     ),
 ]
-
-
-class JSONBody(Response):
-    """JSON with tagged non-finite floats, so no value is lost."""
-
-    media_type = "application/json"
-
-    def render(self, content: Any) -> bytes:
-        return json.dumps(
-            tag_floats(content), allow_nan=False, ensure_ascii=False
-        ).encode("utf-8")
 
 
 def _parse_wait_for(pairs: list[str] | None) -> dict[str, int]:
@@ -123,6 +112,7 @@ def create_app(
         record["complete"] = complete
         return JSONBody(record)
 
+    api.include_router(analytics_router(store))
     app.include_router(api)
     app.include_router(runs_router(store, read_wait_s))
     return app

@@ -43,6 +43,8 @@ def test_points_logged_while_the_broker_is_down_arrive_once(
         server.start()
         values = run.get_metrics()["v"]
     finally:
+        # This broker goes away with the test: so must its producer.
+        ws._emitter().close(timeout_s=10)
         ws.close()
         server.kill()
         broker.stop()

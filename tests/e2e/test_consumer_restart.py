@@ -1,4 +1,4 @@
-"""The consumer stopped, killed and restarted: nothing lost, nothing doubled."""
+"""Consumer stopped, killed and restarted: nothing lost, nothing doubled."""
 
 from __future__ import annotations
 

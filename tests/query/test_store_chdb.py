@@ -14,7 +14,7 @@ import uuid
 import pytest
 
 from runstream._store import open_store
-from runstream._store.schema import TABLES, ensure_schema
+from runstream._store.schema import TABLES, VIEWS, ensure_schema
 from runstream._wire.avro import body_type
 from runstream.consumer._rows import RowBuilder
 from runstream.errors import StoreError
@@ -92,7 +92,7 @@ def test_ensure_schema_is_idempotent(chdb_store):
         {"db": chdb_store.database},
     )
 
-    assert tables.column("name").to_pylist() == sorted(TABLES)
+    assert tables.column("name").to_pylist() == sorted([*TABLES, *VIEWS])
 
 
 def test_read_metrics_returns_inserted_points(chdb_store, run_id):
