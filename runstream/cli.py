@@ -197,5 +197,46 @@ def consume(
     asyncio.run(run_consumer(settings, store_url))
 
 
+@main.command()
+@click.argument(
+    "path",
+    required=False,
+    type=click.Path(path_type=Path),
+)
+@click.option(
+    "--kafka-bootstrap",
+    envvar="RUNSTREAM_KAFKA_BOOTSTRAP",
+    show_envvar=True,
+    default=None,
+    help="Kafka bootstrap servers (default: the configured workspace's).",
+)
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Also send spools whose process still seems to run.",
+)
+def sync(path: Path | None, kafka_bootstrap: str | None, force: bool) -> None:
+    """Send events that training processes spooled while Kafka was away.
+
+    A process whose broker was unreachable when it ended leaves its events
+    in a spool folder (by default under the state directory's `spool`).
+    PATH is one spool folder or a folder of them. Events already stored are
+    stored once, so syncing twice is safe.
+    """
+    from runstream._config import resolve_endpoints
+    from runstream.producer._sync import sync_spools
+
+    root = path or state_dir() / "spool"
+    bootstrap = kafka_bootstrap or resolve_endpoints().kafka_bootstrap
+    reports = asyncio.run(sync_spools(root, bootstrap, force=force))
+    if not reports:
+        click.echo(f"no spooled events under {root}")
+    for report in reports:
+        if report.skipped_reason:
+            click.echo(f"skipped {report.spool}: {report.skipped_reason}")
+        else:
+            click.echo(f"sent {report.sent} events from {report.spool}")
+
+
 if __name__ == "__main__":
     main()

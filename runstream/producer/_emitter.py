@@ -28,6 +28,7 @@ import uuid
 import weakref
 from collections import deque
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -35,14 +36,17 @@ import structlog
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError, MessageSizeTooLargeError
 
+from runstream._config import state_dir
 from runstream._limits import (
     MAX_EVENT_BYTES,
     MAX_MESSAGE_BYTES,
     MAX_POINTS_PER_EVENT,
 )
 from runstream._wire.avro import body_type, encode_event
+from runstream._wire.spool import Spool, SpooledMessage
 from runstream._wire.topics import DEFAULT_EVENTS_TOPIC
 from runstream._wire.values import ValueType
+from runstream.errors import BrokerError
 from runstream.producer._values import Cell
 
 log = structlog.get_logger(component="producer")
@@ -68,6 +72,17 @@ class EmitterSettings:
     #: Bound on ``close()`` at interpreter exit.
     close_timeout_s: float = 30.0
     request_timeout_ms: int = 30_000
+    #: Where events wait while the broker is away (default: the state
+    #: directory's ``spool`` folder); ``runstream sync`` sends leftovers.
+    spool_dir: str | None = None
+    max_spool_bytes: int = 1024**3
+    #: ``"drop"``: past ``max_spool_bytes`` the newest events are dropped,
+    #: with an error event each. ``"block"``: log calls wait for room, at
+    #: most ``max_block_s``, then drop.
+    on_spool_full: str = attrs.field(
+        default="drop", validator=attrs.validators.in_(("drop", "block"))
+    )
+    max_block_s: float = 10.0
 
 
 @attrs.frozen
@@ -271,6 +286,7 @@ class RunStream:
     ) -> None:
         """Queue one scalar point (``Run.log``)."""
         emitter = self.emitter
+        emitter.wait_for_room()
         with emitter.lock:
             step = self._steps(name, step, 1)
             acc = self._accumulator(name, "SCALAR")
@@ -290,6 +306,7 @@ class RunStream:
             return
 
         emitter = self.emitter
+        emitter.wait_for_room()
         with emitter.lock:
             first_step = self._steps(name, None, len(cells))
             for offset, cell in enumerate(cells):
@@ -311,6 +328,7 @@ class RunStream:
             return
 
         emitter = self.emitter
+        emitter.wait_for_room()
         with emitter.lock:
             first_step = self._steps(name, None, len(rows))
             for offset, cells in enumerate(rows):
@@ -322,6 +340,7 @@ class RunStream:
     def add_lifecycle(self, branch: str, fields: dict[str, Any]) -> None:
         """Queue a lifecycle event behind everything queued so far."""
         emitter = self.emitter
+        emitter.wait_for_room()
         with emitter.lock:
             self._pending.append(
                 _Lifecycle(branch, fields, time.time_ns() // 1000)
@@ -373,7 +392,13 @@ class Emitter:
         self._buffered_points = 0
         self._wake_pending = False
         self._closing = False
-        self._retry: deque[_Outgoing] = deque()
+        self._spool = Spool(
+            Path(settings.spool_dir or state_dir() / "spool")
+            / f"{self.writer.host}-{self.pid}-{uuid.uuid4().hex[:8]}"
+        )
+        self._spool_full = False
+        #: Whether the sender holds a started producer now.
+        self._connected = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake_event: asyncio.Event | None = None
         started = threading.Event()
@@ -411,6 +436,21 @@ class Emitter:
 
     # -- called by user threads, with self.lock held -----------------------
 
+    def wait_for_room(self) -> None:
+        """Hold a log call while a full spool has no room (policy "block").
+
+        Waits at most ``max_block_s``; the call then goes ahead, and its
+        event is dropped and reported if the spool is still full.
+        """
+        if not self._spool_full or self.settings.on_spool_full != "block":
+            return
+
+        with self._delivered:
+            self._delivered.wait_for(
+                lambda: not self._spool_full or self._sender_done,
+                self.settings.max_block_s,
+            )
+
     def mark_dirty(self, stream: RunStream) -> None:
         self._dirty[stream] = None
 
@@ -446,27 +486,40 @@ class Emitter:
             return self._settled_calls >= target
 
     def close(self, timeout_s: float | None = None) -> bool:
-        """Send what is pending and stop the sender, within a bound."""
+        """Send what is pending and stop the sender, within a bound.
+
+        With the broker away, pending events go to the spool at once
+        instead of waiting out the bound; ``runstream sync`` sends them
+        later. Returns whether Kafka took everything.
+        """
         bound = (
             self.settings.close_timeout_s if timeout_s is None else timeout_s
         )
         deadline = time.monotonic() + bound
-        flushed = self.flush(bound)
+        flushed = self._connected and self.flush(bound)
         with self.lock:
             self._closing = True
         self.wake()
-        self._thread.join(max(0.0, deadline - time.monotonic()))
-        if not flushed:
-            with self.lock:
-                lost = self._accepted_calls - self._settled_calls
+        self._thread.join(max(1.0, deadline - time.monotonic()))
+        with self.lock:
+            unsent = self._accepted_calls - self._settled_calls
+        if not self._spool.is_empty():
+            log.error(
+                "producer.spool_left",
+                spool=str(self._spool.folder),
+                spooled_bytes=self._spool.size_bytes(),
+                bootstrap=self.settings.bootstrap,
+                hint=f"send it with: runstream sync {self._spool.folder}",
+            )
+        elif unsent:
             log.error(
                 "producer.close_timed_out",
-                unsent_calls=lost,
+                unsent_calls=unsent,
                 timeout_s=bound,
                 bootstrap=self.settings.bootstrap,
             )
 
-        return flushed
+        return flushed and not unsent
 
     @property
     def is_closed(self) -> bool:
@@ -502,43 +555,45 @@ class Emitter:
                 self._sender_done = True
                 self._delivered.notify_all()
 
-    async def _start_producer(self) -> AIOKafkaProducer | None:
-        attempt = 0
-        while True:
-            producer = AIOKafkaProducer(
-                bootstrap_servers=self.settings.bootstrap,
-                acks="all",
-                enable_idempotence=True,
-                linger_ms=5,
-                max_request_size=MAX_MESSAGE_BYTES,
-                request_timeout_ms=self.settings.request_timeout_ms,
+    async def _connect(self) -> AIOKafkaProducer | None:
+        """Start a producer, or return None if the broker does not answer."""
+        producer = AIOKafkaProducer(
+            bootstrap_servers=self.settings.bootstrap,
+            acks="all",
+            enable_idempotence=True,
+            linger_ms=5,
+            max_request_size=MAX_MESSAGE_BYTES,
+            request_timeout_ms=self.settings.request_timeout_ms,
+        )
+        try:
+            await producer.start()
+        except KafkaError as exc:
+            await producer.stop()
+            log.warning(
+                "producer.connect_failed",
+                bootstrap=self.settings.bootstrap,
+                error=str(exc),
+                spooled_bytes=self._spool.size_bytes(),
             )
-            try:
-                await producer.start()
-                return producer
-            except KafkaError as exc:
-                await producer.stop()
-                attempt += 1
-                retry_in_s = min(5.0, 0.2 * 2**attempt)
-                log.warning(
-                    "producer.connect_failed",
-                    bootstrap=self.settings.bootstrap,
-                    attempt=attempt,
-                    retry_in_s=retry_in_s,
-                    error=str(exc),
-                )
-                if self._closing:
-                    return None
-                await asyncio.sleep(retry_in_s)
+            return None
+
+        return producer
 
     async def _sender(self) -> None:
-        assert self._wake_event is not None  # set before the loop runs
-        producer: AIOKafkaProducer | None = await self._start_producer()
-        if producer is None:
-            return
+        """Send rounds until closed; spool what the broker does not take.
 
+        Without a producer (the broker does not answer) every round moves
+        what is pending to the spool, so memory stays bounded while the
+        broker is away. A failed round drops the producer: its idempotence
+        state (producer id, per-partition sequences) may no longer match
+        the broker's, e.g. after a broker restart, and a new one starts
+        clean; events sent twice are stored once.
+        """
+        assert self._wake_event is not None  # set before the loop runs
         linger_s = self.settings.linger_ms / 1000
+        producer: AIOKafkaProducer | None = None
         failures = 0
+        next_connect = 0.0
         try:
             while True:
                 with contextlib.suppress(TimeoutError):
@@ -548,27 +603,31 @@ class Emitter:
                 with self.lock:
                     self._wake_pending = False
                     closing = self._closing
+
+                if producer is None and time.monotonic() >= next_connect:
+                    producer = await self._connect()
+                self._connected = producer is not None
                 try:
-                    healthy = await self._send_pending(producer)
+                    if producer is None:
+                        self._spool_outgoing(self._take_outgoing())
+                        healthy = False
+                    else:
+                        healthy = await self._send_pending(producer)
                 except Exception as exc:  # the sender must outlive any bug
                     log.error("producer.send_round_failed", error=repr(exc))
                     healthy = False
-                if closing and not self._retry:
+                if closing:
                     break
                 if healthy:
                     failures = 0
                     continue
 
-                # After a failed round the producer's idempotence state
-                # (producer id, per-partition sequences) may no longer match
-                # the broker's, e.g. after a broker restart; a new producer
-                # starts clean. Resent events are stored once.
                 failures += 1
-                await producer.stop()
-                await asyncio.sleep(min(5.0, 0.1 * 2**failures))
-                producer = await self._start_producer()
-                if producer is None:
-                    return
+                next_connect = time.monotonic() + min(5.0, 0.1 * 2**failures)
+                if producer is not None:
+                    await producer.stop()
+                    producer = None
+                    self._connected = False
         finally:
             if producer is not None:
                 await producer.stop()
@@ -583,8 +642,7 @@ class Emitter:
             self._dirty.clear()
             self._buffered_points = 0
 
-        outgoing = list(self._retry)
-        self._retry.clear()
+        outgoing: list[_Outgoing] = []
         for stream, seq, item in taken:
             event = {
                 "event_id": str(uuid.uuid4()),
@@ -643,21 +701,28 @@ class Emitter:
         return results
 
     async def _send_pending(self, producer: AIOKafkaProducer) -> bool:
-        """Send what is pending; return False if any event failed."""
+        """Send what is pending; return False if any event failed.
+
+        While the spool holds events, new ones queue behind them on disk,
+        so every writer's events reach Kafka in order.
+        """
         outgoing = self._take_outgoing()
+        if not self._spool.is_empty():
+            self._spool_outgoing(outgoing)
+            return await self._drain_spool(producer)
         if not outgoing:
             return True
 
         results = await self._send_all(producer, outgoing)
         settled = 0
-        blocked: set[RunStream] = set()
+        blocked: set[str] = set()
+        failed: list[_Outgoing] = []
         errors: list[BaseException] = []
         for out, error in zip(outgoing, results, strict=True):
-            if out.stream in blocked:
+            if out.stream.writer_id in blocked:
                 # Everything behind a failed event of the same writer goes
-                # again after it, so Kafka keeps the writer's order; events
-                # that did arrive twice are stored once.
-                self._retry.append(out)
+                # again after it, so Kafka keeps the writer's order.
+                failed.append(out)
             elif error is None:
                 out.stream.delivered_seq = out.seq
                 settled += out.items
@@ -665,22 +730,108 @@ class Emitter:
                 settled += out.items
                 self._drop(out, error)
             else:
-                blocked.add(out.stream)
+                blocked.add(out.stream.writer_id)
                 errors.append(error)
-                self._retry.append(out)
+                failed.append(out)
 
         if errors:
             log.warning(
                 "producer.send_failed",
-                events=len(self._retry),
+                events=len(failed),
                 topic=self.settings.topic,
                 error=str(errors[0]),
             )
+        self._settle(settled)
+        self._spool_outgoing(failed)
+        return not errors
+
+    async def _drain_spool(self, producer: AIOKafkaProducer) -> bool:
+        """Send spooled events oldest first; False at the first failure."""
+        for segment in self._spool.segments():
+            messages = list(self._spool.read_segment(segment))
+            pending = []
+            for message in messages:
+                try:
+                    pending.append(
+                        await producer.send(
+                            message.topic, message.value, key=message.key
+                        )
+                    )
+                except KafkaError:
+                    break
+            sent = 0
+            for future in pending:
+                try:
+                    await future
+                except KafkaError:
+                    break
+                sent += 1
+            self._note_sent_from_spool(messages[:sent])
+            if sent < len(messages):
+                self._spool.mark_sent(segment, sent)
+                return False
+            self._spool.finish(segment)
+
+        self._spool_full = False
+        log.info("producer.spool_drained", spool=str(self._spool.folder))
+        self._spool.remove_if_empty()
+        return True
+
+    def _note_sent_from_spool(self, messages: list[SpooledMessage]) -> None:
+        with self.lock:
+            writers = {
+                w.writer_id: w
+                for streams in self._streams_by_run.values()
+                for w in streams
+            }
+        for message in messages:
+            writer = writers.get(message.writer_id)
+            if writer is not None:
+                writer.delivered_seq = max(writer.delivered_seq, message.seq)
+        self._settle(sum(m.items for m in messages))
+
+    def _settle(self, calls: int) -> None:
         with self._delivered:
-            self._settled_calls += settled
+            self._settled_calls += calls
             self._delivered.notify_all()
 
-        return not errors
+    def _spool_outgoing(self, outgoing: list[_Outgoing]) -> None:
+        """Keep events on disk until the broker takes them.
+
+        Past ``max_spool_bytes`` the newest events are dropped and counted
+        (``on_spool_full="drop"``), or log calls wait for room
+        (``"block"``, bounded by ``max_block_s``).
+        """
+        if not outgoing:
+            return
+
+        room = self.settings.max_spool_bytes - self._spool.size_bytes()
+        kept: list[_Outgoing] = []
+        for out in outgoing:
+            room -= len(out.message)
+            if room < 0:
+                self._settle(out.items)
+                self._drop(out, SpoolFullError(self._spool.folder))
+            else:
+                kept.append(out)
+        self._spool_full = room < 0
+        if self._spool.is_empty():
+            self._spool.claim(
+                {"host": self.writer.host, "pid": self.writer.pid}
+            )
+        self._spool.append(
+            [
+                SpooledMessage(
+                    topic=self.settings.topic,
+                    key=out.stream.run_id.encode(),
+                    value=out.message,
+                    writer_id=out.stream.writer_id,
+                    seq=out.seq,
+                    items=out.items,
+                )
+                for out in kept
+            ]
+        )
 
     def _drop(self, out: _Outgoing, error: BaseException) -> None:
         out.stream.delivered_seq = out.seq
@@ -696,6 +847,16 @@ class Emitter:
 
 #: Errors that no retry can cure; the event is dropped and reported.
 _UNSENDABLE = (MessageSizeTooLargeError,)
+
+
+class SpoolFullError(BrokerError):
+    """The spool reached ``max_spool_bytes`` while the broker was away."""
+
+    def __init__(self, folder: Path) -> None:
+        super().__init__(
+            f"the spool {folder} is full; raise max_spool_bytes or bring "
+            "the broker back"
+        )
 
 
 _emitters: dict[EmitterSettings, Emitter] = {}
