@@ -239,6 +239,8 @@ class RunStream:
         self.delivered_seq = 0
         #: Sequence number of the newest event handed to the producer.
         self.assigned_seq = 0
+        #: Log and lifecycle calls this writer accepted.
+        self.accepted_calls = 0
         self._emitter.register(self)
 
     @property
@@ -292,6 +294,7 @@ class RunStream:
             acc = self._accumulator(name, "SCALAR")
             acc.add(step, time_us, cell)
             acc.items += 1
+            self.accepted_calls += 1
             emitter.note_accepted(1)
 
     def add_points(
@@ -313,6 +316,7 @@ class RunStream:
                 acc = self._accumulator(name, kind)
                 acc.add(first_step + offset, time_us, cell)
             acc.items += 1
+            self.accepted_calls += 1
             emitter.note_accepted(len(cells), calls=1)
 
     def add_rows(
@@ -335,6 +339,7 @@ class RunStream:
                 acc = self._accumulator(name, kind)
                 acc.add_row(first_step + offset, time_us, column_names, cells)
             acc.items += 1
+            self.accepted_calls += 1
             emitter.note_accepted(len(rows) * len(column_names), calls=1)
 
     def add_lifecycle(self, branch: str, fields: dict[str, Any]) -> None:
@@ -348,6 +353,7 @@ class RunStream:
             emitter.mark_dirty(self)
             # Later points must not join an event queued before this one.
             self._open.clear()
+            self.accepted_calls += 1
             emitter.note_accepted(0, calls=1)
         emitter.wake()
 
@@ -433,6 +439,22 @@ class Emitter:
             writers = list(self._streams_by_run.get(run_id, ()))
 
         return {w.writer_id: w.delivered_seq for w in writers}
+
+    def delivery(self, run_id: str) -> dict[str, dict[str, Any]]:
+        """Return, per writer of ``run_id`` in this process, its counts."""
+        with self.lock:
+            writers = list(self._streams_by_run.get(run_id, ()))
+            return {
+                w.writer_id: {
+                    "host": self.writer.host,
+                    "pid": self.writer.pid,
+                    "rank": self.writer.rank,
+                    "accepted_calls": w.accepted_calls,
+                    "events_built": w.assigned_seq,
+                    "events_sent": w.delivered_seq,
+                }
+                for w in writers
+            }
 
     # -- called by user threads, with self.lock held -----------------------
 

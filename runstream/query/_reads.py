@@ -218,6 +218,28 @@ def read_run(
     return record
 
 
+def read_writers(
+    store: Store, workspace: str, run_id: str
+) -> list[dict[str, Any]]:
+    """Return each writer of a run with the highest event seq stored."""
+    rows = store.query(
+        f"""
+        SELECT writer_id, any(host) AS host, any(pid) AS pid,
+               any(rank) AS rank, max(max_seq) AS events_stored,
+               max(updated) AS last_stored
+        FROM {store.database}.writer_progress
+        WHERE workspace = {{workspace:String}} AND run_id = {{run_id:String}}
+        GROUP BY writer_id
+        ORDER BY last_stored
+        """,
+        {"workspace": workspace, "run_id": run_id},
+    ).to_pylist()
+    for row in rows:
+        row["last_stored"] = _iso(row["last_stored"])
+
+    return rows
+
+
 def wait_for_writers(
     store: Store,
     workspace: str,

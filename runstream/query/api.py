@@ -112,6 +112,18 @@ def create_app(
         record["complete"] = complete
         return JSONBody(record)
 
+    @api.get("/workspaces/{workspace}/runs/{run_id}/writers")
+    def get_writers(workspace: str, run_id: str) -> Any:
+        """Per writer of a run, how many of its events the store holds.
+
+        A writer is one run handle in one process; its events are numbered
+        1, 2, 3... so ``events_stored`` below what the writer sent is a gap
+        (events in flight, or spooled on the writer's machine).
+        """
+        return JSONBody(
+            {"writers": _reads.read_writers(store, workspace, run_id)}
+        )
+
     api.include_router(analytics_router(store))
     app.include_router(api)
     app.include_router(runs_router(store, read_wait_s))
