@@ -26,6 +26,7 @@ from runstream.errors import (
 from runstream.producer import (
     Environment,
     Experiment,
+    Model,
     Run,
     ScriptRun,
     ScriptRunConfig,
@@ -40,6 +41,7 @@ __all__ = [
     "Experiment",
     "InvalidArgumentError",
     "InvalidTypeError",
+    "Model",
     "NotFoundError",
     "Run",
     "RunFailedError",

@@ -20,7 +20,14 @@ FORBIDDEN = {
     "producer": ("runstream.consumer", "runstream._store"),
     "query": ("runstream.producer", "runstream.consumer"),
 }
-HEAVY_MODULES = ("chdb", "pyarrow", "fastapi", "uvicorn")
+HEAVY_MODULES = (
+    "chdb",
+    "pyarrow",
+    "fastapi",
+    "uvicorn",
+    "matplotlib",
+    "IPython",
+)
 
 
 def _module_name(path: Path) -> str:
@@ -116,11 +123,13 @@ def test_import_walker_sees_function_level_and_relative_imports():
 
 
 def test_sdk_import_loads_no_server_dependencies():
-    """Importing the SDK loads neither chdb, pyarrow, fastapi nor uvicorn."""
+    """Importing the SDK (and its notebook widget) loads neither chdb,
+    pyarrow, fastapi, uvicorn, matplotlib nor IPython."""
     code = (
         "import json, sys\n"
         "import runstream\n"
         "from runstream import Workspace, Experiment, Run\n"
+        "from runstream.widgets import RunDetails\n"
         f"heavy = {HEAVY_MODULES!r}\n"
         "print(json.dumps(sorted(m for m in sys.modules\n"
         "                        if m.split('.')[0] in heavy)))\n"

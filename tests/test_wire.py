@@ -403,3 +403,59 @@ def test_decode_event_raises_schema_error_when_writer_lacks_required_field():
 
     with pytest.raises(SchemaError):
         decode_event(message, extra_schemas=extra)
+
+
+# -- schema versions ---------------------------------------------------------
+
+
+def test_v1_events_decode_into_the_current_schema():
+    """An event a v1 writer sent still decodes after v2 added kinds and
+    branches."""
+    record = _event("MetricPoints")
+    message, _ = _encode_with(_shipped_schema_json(), record)
+
+    decoded = decode_event(message)
+
+    assert decoded["body"][1]["kind"] == "TABLE"
+
+
+_MODEL = {
+    "registration_id": str(EVENT_ID),
+    "name": "m",
+    "path": "outputs/m.pkl",
+    "files": ["outputs/m.pkl"],
+    "experiment": "e",
+    "description": None,
+    "tags": {"a": "1"},
+    "properties": {},
+}
+
+
+@pytest.mark.parametrize(
+    ("branch", "body", "field", "expected"),
+    [
+        pytest.param(
+            "MetricPoints",
+            dict(BODIES["MetricPoints"], kind="CONFUSION_MATRIX"),
+            "kind",
+            "CONFUSION_MATRIX",
+            id="json-kind",
+        ),
+        pytest.param(
+            "TagsRemoved", {"keys": ["a", "b"]}, "keys", ["a", "b"], id="tags"
+        ),
+        pytest.param(
+            "ModelRegistered", _MODEL, "tags", {"a": "1"}, id="model"
+        ),
+    ],
+)
+def test_v2_kinds_and_branches_round_trip(branch, body, field, expected):
+    """The JSON metric kinds, TagsRemoved and ModelRegistered survive an
+    encode and decode."""
+    event = _event("TagsSet")
+    event["body"] = (body_type(branch), body)
+
+    decoded = decode_event(encode_event(event))
+
+    assert decoded["body"][0] == body_type(branch)
+    assert decoded["body"][1][field] == expected

@@ -54,8 +54,6 @@ class ChdbStore(Store):
     """
 
     def __init__(self, path: Path, database: str = "runstream") -> None:
-        from chdb import session  # heavy: loaded only by server processes
-
         path.mkdir(parents=True, exist_ok=True)
         self.path = path
         self.database = database
@@ -63,11 +61,16 @@ class ChdbStore(Store):
         # the consumer's inserts and the API's reads from interleaving
         # inside the engine's client state.
         self._lock = threading.Lock()
+        self._session = self._open_session()
+
+    def _open_session(self) -> Any:
+        from chdb import session  # heavy: loaded only by server processes
+
         try:
-            self._session = session.Session(str(path))
+            return session.Session(str(self.path))
         except Exception as exc:  # chdb raises bare RuntimeError
             raise StoreError(
-                f"cannot open the embedded store at {path}: {exc}"
+                f"cannot open the embedded store at {self.path}: {exc}"
             ) from exc
 
     def _run(self, sql: str, fmt: str, params: Params | None) -> Any:
@@ -77,12 +80,25 @@ class ChdbStore(Store):
                     sql, fmt, params=_chdb_params(params)
                 )
             except Exception as exc:  # chdb raises bare RuntimeError
+                self._reopen()
                 raise StoreError(str(exc)) from exc
 
-        if result is not None and result.has_error():
-            raise StoreError(result.error_message())
+            if result is not None and result.has_error():
+                self._reopen()
+                raise StoreError(result.error_message())
 
         return result
+
+    def _reopen(self) -> None:
+        """Replace the session after a failed statement; hold the lock.
+
+        chdb 4.4 keeps what a failed query had already written (a query
+        that times out mid-stream leaves its partial rows) and hands it
+        to the session's next query as part of its answer. A fresh
+        session on the same path starts clean; it costs about 0.1 s.
+        """
+        self._session.close()
+        self._session = self._open_session()
 
     def command(self, sql: str, params: Params | None = None) -> None:
         self._run(sql, "CSV", params)
@@ -111,10 +127,12 @@ class ChdbStore(Store):
             try:
                 result = self._session.query(sql, "CSV")
             except Exception as exc:  # chdb raises bare RuntimeError
+                self._reopen()
                 raise StoreError(str(exc)) from exc
 
-        if result is not None and result.has_error():
-            raise StoreError(result.error_message())
+            if result is not None and result.has_error():
+                self._reopen()
+                raise StoreError(result.error_message())
 
     def close(self) -> None:
         with self._lock:

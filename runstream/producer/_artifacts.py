@@ -148,6 +148,14 @@ def open_source(call: str, path_or_stream: object) -> IO[bytes]:
                 "must name an existing file",
                 path_or_stream,
             ) from exc
+        except IsADirectoryError as exc:
+            raise InvalidArgumentError(
+                call,
+                "path_or_stream",
+                "must name a file, not a folder; upload a folder with "
+                "upload_folder()",
+                path_or_stream,
+            ) from exc
     if isinstance(path_or_stream, io.IOBase) or hasattr(
         path_or_stream, "read"
     ):

@@ -49,9 +49,7 @@ def child_tags(
     key = check_name(call, "tag_key", tag_key)
     values = _as_list(call, "tag_values", tag_values)
     _check_how_many(call, "tag_values", len(values))
-    return [
-        {key: None if value is None else str(value)} for value in values
-    ]
+    return [{key: None if value is None else str(value)} for value in values]
 
 
 def _check_how_many(call: str, argument: str, count: int) -> None:

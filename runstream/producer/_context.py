@@ -55,13 +55,22 @@ class SubmittedRun(Run):
     ) -> None:
         """Mark the run Failed with the error given."""
         message = error_message("Run.fail()", error_details)
+        error = {
+            "error_code": error_code or "UserError",
+            "error_message": message,
+        }
         self._capture_outputs()
-        self._set_status(
-            "Failed",
-            error_code=error_code or "UserError",
-            error_message=message,
-        )
+        self._set_status("Failed", **error)
         self.flush()
+        # The supervisor marks the run Finalizing after the script exits,
+        # then sets this error again as the last word.
+        from runstream.producer._script import FAILED_FILE, runs_root
+
+        control = runs_root() / f"{self.id}.control"
+        if control.is_dir():
+            (control / FAILED_FILE).write_text(
+                json.dumps(error), encoding="utf-8"
+            )
 
     def cancel(self) -> None:
         """Warn: a submitted script cannot cancel its own run."""

@@ -67,9 +67,7 @@ def _text_map(call: str, argument: str, value: Any) -> dict[str, str]:
         return {}
     if not isinstance(value, Mapping):
         raise InvalidTypeError(call, argument, "must be a dict", value)
-    return {
-        str(k): "" if v is None else str(v) for k, v in value.items()
-    }
+    return {str(k): "" if v is None else str(v) for k, v in value.items()}
 
 
 def register(
@@ -234,8 +232,7 @@ class Model:
         values the models must have; ``latest``: only each name's newest.
         """
         models = [
-            Model._from_record(workspace, r)
-            for r in _records(workspace, name)
+            Model._from_record(workspace, r) for r in _records(workspace, name)
         ]
         models = [
             m

@@ -17,6 +17,8 @@ import builtins
 import getpass
 import io
 import os
+import re
+import tempfile
 import time
 import uuid
 import warnings
@@ -37,14 +39,22 @@ from runstream.errors import (
     InvalidTypeError,
     NotFoundError,
 )
-from runstream.producer import _files
+from runstream.producer import _files, _snapshot
 from runstream.producer._artifacts import (
     ArtifactRef,
     check_artifact_name,
     open_source,
 )
+from runstream.producer._children import child_tags, tag_keys
 from runstream.producer._heartbeat import heartbeats
 from runstream.producer._images import image_from_path, image_from_plot
+from runstream.producer._json_metrics import (
+    JSON_KINDS,
+    ArtifactData,
+    JsonArtifact,
+    json_payload,
+    metric_type,
+)
 from runstream.producer._values import (
     check_name,
     to_cell,
@@ -56,6 +66,7 @@ from runstream.producer._values import (
 
 if TYPE_CHECKING:
     from runstream.producer._experiment import Experiment
+    from runstream.producer._models import Model
 
 log = structlog.get_logger(component="sdk")
 
@@ -78,15 +89,6 @@ STATUSES = (
 #: The log a script run's output goes to, as Azure ML names it.
 DRIVER_LOG = "user_logs/std_log.txt"
 SCRIPT_RUN_TYPE = "azureml.scriptrun"
-
-
-@attrs.frozen
-class ArtifactData:
-    """A file-backed metric read with ``get_metrics(populate=True)``."""
-
-    path: str
-    data: bytes
-    metric_type: str = "azureml.v2.image"
 
 
 class Run:
@@ -123,9 +125,15 @@ class Run:
         run_id: Any,
         outputs: str | os.PathLike[str] | None,
     ) -> None:
-        if not isinstance(run_id, str) or not run_id:
+        if not isinstance(run_id, str) or not _RUN_ID.fullmatch(run_id):
+            # Run ids name folders in the artifact store and paths in the
+            # API, so they keep to a safe alphabet.
             raise InvalidArgumentError(
-                "Run()", "run_id", "must be a non-empty str", run_id
+                "Run()",
+                "run_id",
+                "must be 1-256 letters, digits, '_', '-' or '.', not "
+                "starting with '.'",
+                run_id,
             )
         self.experiment = experiment
         self.id = run_id
@@ -394,6 +402,53 @@ class Run:
         self._note_if_ended(call)
         self._stream.add_points(name, "IMAGE", time.time_ns() // 1000, [uri])
 
+    def _log_json(self, method: str, name: str, value: Any) -> None:
+        call = f"Run.{method}()"
+        check_name(call, "name", name)
+        artifact = check_artifact_name(call, name)
+        data = json_payload(call, value)
+        ref = self._put(call, artifact, io.BytesIO(data), "application/json")
+        uri = to_cell(call, "value", _files.artifact_uri(self.id, ref.name))
+        self._note_if_ended(call)
+        self._stream.add_points(
+            name, JSON_KINDS[method], time.time_ns() // 1000, [uri]
+        )
+
+    def log_confusion_matrix(
+        self, name: str, value: Any, description: str = ""
+    ) -> None:
+        """Store a confusion matrix (a dict, or a str of JSON) as metric
+        ``name``.
+
+        The JSON goes to the run file ``name`` (write-once: a second call
+        with the name raises :class:`ConflictError`); the metric reads as
+        that file's ``aml://`` URI, and ``get_metrics(populate=True)``
+        gives an object whose ``convert_to_object()`` returns the dict.
+        numpy arrays inside the dict are stored as lists.
+        """
+        self._log_json("log_confusion_matrix", name, value)
+
+    def log_accuracy_table(
+        self, name: str, value: Any, description: str = ""
+    ) -> None:
+        """Store an accuracy table as metric ``name``; see
+        :meth:`log_confusion_matrix`."""
+        self._log_json("log_accuracy_table", name, value)
+
+    def log_residuals(
+        self, name: str, value: Any, description: str = ""
+    ) -> None:
+        """Store regression residuals as metric ``name``; see
+        :meth:`log_confusion_matrix`."""
+        self._log_json("log_residuals", name, value)
+
+    def log_predictions(
+        self, name: str, value: Any, description: str = ""
+    ) -> None:
+        """Store binned predictions as metric ``name``; see
+        :meth:`log_confusion_matrix`."""
+        self._log_json("log_predictions", name, value)
+
     # -- tags and properties ----------------------------------------------
 
     def tag(self, key: str, value: Any = None) -> None:
@@ -418,6 +473,15 @@ class Run:
         """Return the run's tags, including those set just now."""
         tags: dict[str, str | None] = self._read_run()["tags"]
         return tags
+
+    def remove_tags(self, tags: Sequence[str]) -> None:
+        """Delete the tags named in a list; keys the run lacks are skipped.
+
+        A tag set again later comes back.
+        """
+        keys = tag_keys("Run.remove_tags()", tags)
+        if keys:
+            self._stream.add_lifecycle("TagsRemoved", {"keys": keys})
 
     def add_properties(self, properties: Mapping[str, Any] | None) -> None:
         """Add properties: write-once values, unlike tags.
@@ -788,6 +852,35 @@ class Run:
                 f"logged events within {timeout_seconds:g} s; they stay queued"
             )
 
+    def get_delivery(self) -> list[dict[str, Any]]:
+        """Return, per writer of this run, what it logged and what arrived.
+
+        A writer is one run handle in one process. For this process's
+        writers the entry has ``accepted_calls`` (log and lifecycle calls
+        taken), ``events_built`` and ``events_sent`` (acknowledged by
+        Kafka); for every writer the store knows, ``events_stored``.
+        ``gap`` is ``events_sent - events_stored``: events on their way,
+        or lost. It neither flushes nor waits.
+        """
+        stored = {
+            w["writer_id"]: w
+            for w in self._workspace._query.get_writers(
+                self._workspace.name, self.id
+            )
+        }
+        local = self._stream.emitter.delivery(self.id)
+        report = []
+        for writer_id in {**stored, **local}:
+            entry: dict[str, Any] = {"writer_id": writer_id}
+            entry.update(stored.get(writer_id, {}))
+            entry.update(local.get(writer_id, {}))
+            entry.setdefault("events_stored", 0)
+            if "events_sent" in entry:
+                entry["gap"] = entry["events_sent"] - entry["events_stored"]
+            report.append(entry)
+
+        return report
+
     def __enter__(self) -> Run:
         return self
 
@@ -843,6 +936,34 @@ class Run:
             parent_run_id=self.id,
             display_name=name,
         )
+
+    def create_children(
+        self,
+        count: int | None = None,
+        tag_key: str | None = None,
+        tag_values: Sequence[Any] | None = None,
+    ) -> list[Run]:
+        """Start several children (status Running) at once; return them.
+
+        ``count=n`` makes n children tagged ``azureml.batch_child_number``
+        0 to n-1; ``tag_key`` with ``tag_values`` makes one child per
+        value, tagged ``{tag_key: value}``. At most 100 per call. Every
+        argument is checked before the first child is made.
+        """
+        call = "Run.create_children()"
+        tag_sets = [
+            self._check_tags(call, tags)
+            for tags in child_tags(call, count, tag_key, tag_values)
+        ]
+        return [
+            Run._start(
+                self.experiment,
+                outputs=False,
+                parent_run_id=self.id,
+                tags=tags,
+            )
+            for tags in tag_sets
+        ]
 
     def get_children(
         self,
@@ -922,34 +1043,155 @@ class Run:
             self._workspace.name, self.id, name, wait_for
         )
         if populate:
-            metrics = {k: self._populate(v) for k, v in metrics.items()}
+            metrics = self._populated(metrics)
         return metrics
 
-    def _populate(self, value: Any) -> Any:
+    def _populated(self, metrics: dict[str, Any]) -> dict[str, Any]:
+        """Replace each file-backed metric's URI by the file it names."""
         prefix = f"{_files.ARTIFACT_URI_PREFIX}{self.id}/"
-        if not isinstance(value, str) or not value.startswith(prefix):
-            return value
-        name = value[len(prefix) :]
-        with self._workspace._artifacts.open(
-            self._workspace.name, self.id, name
-        ) as source:
-            return ArtifactData(name, source.read())
+        files = {
+            key: value[len(prefix) :]
+            for key, value in metrics.items()
+            if isinstance(value, str) and value.startswith(prefix)
+        }
+        if not files:
+            return metrics
+
+        kinds = self._workspace._query.get_metric_kinds(
+            self._workspace.name, self.id
+        )
+        populated = dict(metrics)
+        for key, name in files.items():
+            kind = kinds.get(key, "image")
+            if kind not in (
+                "image",
+                *(k.lower() for k in JSON_KINDS.values()),
+            ):
+                continue
+            with self._workspace._artifacts.open(
+                self._workspace.name, self.id, name
+            ) as source:
+                data = source.read()
+            artifact = ArtifactData if kind == "image" else JsonArtifact
+            populated[key] = artifact(
+                name, data, metric_type(kind), metrics[key]
+            )
+
+        return populated
+
+    def get_snapshot_id(self) -> str | None:
+        """Return the run's snapshot id (``ContentSnapshotId``), if any."""
+        return self.get_properties().get("ContentSnapshotId")
+
+    def take_snapshot(
+        self, file_or_folder_path: str | os.PathLike[str]
+    ) -> str:
+        """Store a zip of a folder (or one file) as the run's snapshot.
+
+        The folder's ``.runstreamignore`` (else ``.amlignore``, else
+        ``.gitignore``) applies, as for ``experiment.submit()``. Returns
+        the snapshot id that ``restore_snapshot`` takes.
+
+        Raises:
+            ConflictError: the run already has a snapshot (a run has one).
+        """
+        call = "Run.take_snapshot()"
+        argument = "file_or_folder_path"
+        if not isinstance(file_or_folder_path, (str, os.PathLike)):
+            raise InvalidTypeError(
+                call, argument, "must be a path", file_or_folder_path
+            )
+        source = Path(file_or_folder_path)
+        if not source.exists():
+            raise InvalidArgumentError(
+                call,
+                argument,
+                "must name an existing file or folder",
+                str(source),
+            )
+        taken = self.get_snapshot_id()
+        if taken is not None:
+            raise ConflictError(
+                f"{call}: run {self.id} already has snapshot {taken!r}; a "
+                "run keeps one snapshot"
+            )
+
+        if source.is_dir():
+            folder, files = (
+                source,
+                _snapshot.snapshot_files(call, source, argument),
+            )
+        else:
+            folder, files = source.parent, [source]
+        with tempfile.TemporaryDirectory() as scratch:
+            archive = Path(scratch) / "source.zip"
+            _snapshot.write_snapshot(folder, files, archive)
+            self.upload_file(_snapshot.SNAPSHOT_ARTIFACT, archive)
+        self.add_properties({"ContentSnapshotId": _snapshot.SNAPSHOT_ARTIFACT})
+
+        return _snapshot.SNAPSHOT_ARTIFACT
 
     def restore_snapshot(
-        self, path: str | os.PathLike[str] | None = None
+        self,
+        snapshot_id: str | None = None,
+        path: str | os.PathLike[str] | None = None,
     ) -> str:
-        """Write a script run's source snapshot (a zip); return its path."""
-        snapshot = self.get_properties().get("ContentSnapshotId")
+        """Write the run's snapshot (a zip) to ``path``; return its path.
+
+        ``path``: a folder (default: the current one; the zip is named
+        ``<run id>.zip``) or a file name ending in ``.zip``.
+        ``snapshot_id``, if given, must be this run's.
+        """
+        call = "Run.restore_snapshot()"
+        snapshot = self.get_snapshot_id()
         if snapshot is None:
             raise NotFoundError(
-                f"Run.restore_snapshot(): run {self.id} has no snapshot; "
-                "only runs from experiment.submit() have one"
+                f"{call}: run {self.id} has no snapshot; runs from "
+                "experiment.submit() have one, others get one from "
+                "take_snapshot()"
+            )
+        if snapshot_id is not None and snapshot_id != snapshot:
+            raise InvalidArgumentError(
+                call,
+                "snapshot_id",
+                f"must be this run's snapshot id {snapshot!r} or None; "
+                "runstream keeps snapshots per run",
+                snapshot_id,
             )
         target = Path(path) if path else Path.cwd()
         if target.is_dir() or not target.suffix:
             target = target / f"{self.id}.zip"
         self.download_file(snapshot, target)
         return str(target)
+
+    # -- models ------------------------------------------------------------
+
+    def register_model(
+        self,
+        model_name: str,
+        model_path: str | None = None,
+        tags: Mapping[str, Any] | None = None,
+        properties: Mapping[str, Any] | None = None,
+        model_framework: str | None = None,
+        model_framework_version: str | None = None,
+        description: str | None = None,
+        **_ignored: Any,
+    ) -> Model:
+        """Register run files as the next version of ``model_name``.
+
+        ``model_path`` names a file or folder of the run (default:
+        ``model_name``), e.g. ``outputs/model.pkl``. Versions count 1, 2,
+        3... per workspace and name. The model stays the run's files; see
+        :class:`runstream.Model` for how this differs from Azure ML.
+
+        Raises:
+            NotFoundError: the run has no file or folder ``model_path``.
+        """
+        from runstream.producer._models import register
+
+        return register(
+            self, model_name, model_path, tags, properties, description
+        )
 
 
 def error_message(call: str, error_details: Any) -> str | None:
@@ -1024,6 +1266,9 @@ def _tag_value(call: str, key: str, value: Any) -> str | None:
         )
 
     return text
+
+
+_RUN_ID = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]{0,255}")
 
 
 def _check_step(call: str, step: Any) -> int:

@@ -45,6 +45,9 @@ if TYPE_CHECKING:
 #: Azure ML's default bound on a run's duration: 30 days.
 DEFAULT_MAX_RUN_DURATION_S = 2_592_000
 CANCEL_FILE = "cancel"
+#: Left in the control folder by a script that failed its own run, so the
+#: supervisor need not wait for the store to tell it.
+FAILED_FILE = "failed"
 
 
 class PythonSection:

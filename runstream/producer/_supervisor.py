@@ -30,7 +30,7 @@ from runstream.producer._emitter import RunStream
 from runstream.producer._experiment import Experiment
 from runstream.producer._heartbeat import heartbeats
 from runstream.producer._run import DRIVER_LOG, READ_FLUSH_TIMEOUT_S, Run
-from runstream.producer._script import CANCEL_FILE
+from runstream.producer._script import CANCEL_FILE, FAILED_FILE
 from runstream.producer._workspace import Workspace
 
 #: Most characters of log text in one event (at most 128 KiB of UTF-8).
@@ -212,9 +212,26 @@ def _end(
         run._set_status(
             "Failed", error_code="UserError", error_message=message
         )
-    elif run._read_run()["status"] not in ("Failed", "Canceled"):
-        # The script may have failed its run itself; that status stands.
+    elif (failure := _script_failure(log_path.parent)) is not None:
+        # Set again after Finalizing, so the script's verdict is the last.
+        run._set_status("Failed", **failure)
+    else:
         run._set_status("Completed")
+
+
+def _script_failure(control: Path) -> dict[str, str | None] | None:
+    """Return the error a script failed its own run with, if it did.
+
+    The script's ``fail()`` leaves it in the control folder: the store
+    cannot be asked, since it may not hold the script's last events yet.
+    """
+    marker = control / FAILED_FILE
+    if not marker.exists():
+        return None
+    error: dict[str, str | None] = json.loads(
+        marker.read_text(encoding="utf-8")
+    )
+    return error
 
 
 def main(spec_path: str) -> int:

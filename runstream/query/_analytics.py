@@ -417,6 +417,21 @@ class ParamSource(enum.StrEnum):
     METRIC = "metric"
 
 
+def has_experiment(store: Store, workspace: str, experiment: str) -> bool:
+    """Return whether any run of the workspace is in ``experiment``."""
+    rows = store.query(
+        f"""
+        SELECT 1 AS found FROM {store.database}.run_updates
+        WHERE workspace = {{workspace:String}}
+          AND experiment = {{experiment:String}}
+        LIMIT 1
+        """,
+        {"workspace": workspace, "experiment": experiment},
+    )
+
+    return bool(rows.num_rows > 0)
+
+
 def read_sweep(
     store: Store,
     workspace: str,

@@ -14,7 +14,7 @@ from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from runstream._store.backends import Store
-from runstream.query import _analytics, _charts, _live, _series, _sql
+from runstream.query import _analytics, _charts, _live, _reads, _series, _sql
 from runstream.query._analytics import (
     Aggregate,
     Comparison,
@@ -112,6 +112,37 @@ def _image(chart: dict[str, Any], fmt: str) -> Response:
     return Response(render_chart(chart, fmt), media_type=MEDIA_TYPES[fmt])
 
 
+def require_runs(store: Store, workspace: str, run_ids: list[str]) -> None:
+    """Raise 404 naming the runs of ``run_ids`` the workspace lacks."""
+    stored = _reads.stored_runs(store, workspace, run_ids)
+    missing = ", ".join(repr(r) for r in run_ids if r not in stored)
+    if missing:
+        raise HTTPException(
+            404,
+            f"workspace {workspace!r} has no run {missing}; POST "
+            f"/workspaces/{workspace}/search/runs lists its run ids",
+        )
+
+
+def require_experiment(store: Store, workspace: str, experiment: str) -> None:
+    """Raise 404 unless some run of the workspace is in ``experiment``."""
+    if not _analytics.has_experiment(store, workspace, experiment):
+        raise HTTPException(
+            404,
+            f"workspace {workspace!r} has no experiment {experiment!r}; "
+            f"GET /workspaces/{workspace}/search/experiments lists them",
+        )
+
+
+def _no_metric(run: str, name: str, column: str = "") -> HTTPException:
+    return HTTPException(
+        404,
+        f"{run} no numeric points of metric {name!r}"
+        + (f" column {column!r}" if column else "")
+        + "; list its charts or metrics to find the names",
+    )
+
+
 def analytics_router(store: Store) -> APIRouter:
     """Return the routes over ``store``, to include under ``/api/v1``."""
     api = APIRouter()
@@ -138,12 +169,8 @@ def _series_routes(api: APIRouter, store: Store) -> None:
         )
         answer = _series.read_series(store, request)
         if answer["series"][0]["count"] == 0:
-            raise HTTPException(
-                404,
-                f"run {run_id!r} has no numeric points of metric {name!r}"
-                + (f" column {column!r}" if column else "")
-                + "; list its charts or metrics to find the names",
-            )
+            require_runs(store, workspace, [run_id])
+            raise _no_metric(f"run {run_id!r} has", name, column)
         answer["cursor"] = str(_live.latest_cursor(store, workspace, run_id))
         return JSONBody(answer)
 
@@ -155,11 +182,13 @@ def _series_routes(api: APIRouter, store: Store) -> None:
         max_points: MaxPoints = 1000,
     ) -> Any:
         """A metric per step across the run's writers: mean, min, max."""
-        return JSONBody(
-            _analytics.read_writer_aggregate(
-                store, workspace, run_id, name, max_points
-            )
+        answer = _analytics.read_writer_aggregate(
+            store, workspace, run_id, name, max_points
         )
+        if not answer["count"]:
+            require_runs(store, workspace, [run_id])
+            raise _no_metric(f"run {run_id!r} has", name)
+        return JSONBody(answer)
 
     @api.get("/workspaces/{workspace}/series")
     def compare_series(
@@ -185,6 +214,11 @@ def _series_routes(api: APIRouter, store: Store) -> None:
         runs = tuple(dict.fromkeys(run_id))
         request = SeriesRequest(workspace, runs, name, column, x, max_points)
         answer = _series.read_series(store, request)
+        counts = [series["count"] for series in answer["series"]]
+        if not all(counts):
+            require_runs(store, workspace, list(runs))
+        if not any(counts):
+            raise _no_metric("none of the runs has", name, column)
         if format == "json":
             return JSONBody(answer)
         return _image({"type": "line", "name": name, "data": answer}, format)
@@ -198,6 +232,8 @@ def _chart_routes(api: APIRouter, store: Store) -> None:
         """The run's charts (lines, two-variable lines, image galleries),
         each with its data."""
         charts = _charts.read_charts(store, workspace, run_id, max_points)
+        if not charts:
+            require_runs(store, workspace, [run_id])
         return JSONBody({"run_id": run_id, "charts": charts})
 
     @api.get(
@@ -214,6 +250,7 @@ def _chart_routes(api: APIRouter, store: Store) -> None:
         """One chart of the run drawn as PNG or SVG."""
         chart = _charts.find_chart(store, workspace, run_id, name, max_points)
         if chart is None:
+            require_runs(store, workspace, [run_id])
             raise HTTPException(
                 404,
                 f"run {run_id!r} has no chart for metric {name!r}; a "
@@ -269,6 +306,8 @@ def _cross_run_routes(api: APIRouter, store: Store) -> None:
         limit: Annotated[int, Query(ge=1, le=1000)] = 10,
     ) -> Any:
         """The best runs by a metric, best first."""
+        if experiment is not None:
+            require_experiment(store, workspace, experiment)
         search = _analytics.RunSearch(
             workspace=workspace,
             experiment=experiment,
@@ -306,6 +345,7 @@ def _cross_run_routes(api: APIRouter, store: Store) -> None:
         aggregate: Aggregate = Aggregate.LAST,
     ) -> Any:
         """A parameter against a metric over the experiment's runs."""
+        require_experiment(store, workspace, experiment)
         return JSONBody(
             _analytics.read_sweep(
                 store,
@@ -367,6 +407,6 @@ def _live_and_sql_routes(api: APIRouter, store: Store) -> None:
         try:
             answer = _sql.run_sql(store, workspace, body.sql, body.limit)
         except _sql.SqlRefused as exc:
-            raise HTTPException(400, str(exc)) from exc
+            raise HTTPException(exc.status, str(exc)) from exc
 
         return JSONBody(answer)

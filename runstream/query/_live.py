@@ -15,10 +15,11 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
 import attrs
+import pyarrow as pa
 
 from runstream._store.backends import Store
 from runstream.query._json import tag_floats
@@ -67,7 +68,7 @@ def points_sql(database: str) -> str:
           AND has({{keys:Array(String)}},
                   concat(writer_id, ':', toString(seq), ':', name))
         ORDER BY name, step, time, writer_id, seq, idx
-        LIMIT {MAX_POINTS_PER_MESSAGE}
+        LIMIT {MAX_POINTS_PER_MESSAGE} OFFSET {{offset:UInt64}}
     """
 
 
@@ -119,9 +120,15 @@ class _Poller:
                 key = f"{row['writer_id']}:{row['seq']}:{row['name']}"
                 self._sent[key] = row["stored_us"]
 
-    def poll(self) -> dict[str, Any] | None:
-        """Return the next message, or None when nothing is new."""
-        request = self.request
+    def poll(self) -> list[dict[str, Any]]:
+        """Return the next messages, none when nothing is new.
+
+        A backlog over ``MAX_POINTS_PER_MESSAGE`` points goes out in
+        several messages. Only the last carries the new cursor; the ones
+        before it carry a cursor from before the backlog, so a client
+        that resumes from one of them gets the whole backlog again (some
+        points twice) rather than missing its tail.
+        """
         arrivals = self._arrivals()
         fresh = {}
         for row in arrivals:
@@ -133,23 +140,43 @@ class _Poller:
             self.cursor_us = max(self.cursor_us, newest)
         self._forget_older_than(self.cursor_us - 2 * OVERLAP_US)
         if not fresh:
-            return None
+            return []
 
         self._sent.update(fresh)
-        points = self.store.query(
-            points_sql(self.store.database),
-            {
-                "workspace": request.workspace,
-                "run_id": request.run_id,
-                "keys": list(fresh),
-            },
-        )
-        return {
-            "cursor": str(self.cursor_us),
-            "events": len(fresh),
-            "points": points.num_rows,
-            "metrics": shape_metrics(points),
-        }
+        before = str(max(0, min(fresh.values()) - 1))
+        messages = []
+        for points in self._pages(list(fresh)):
+            messages.append(
+                {
+                    "cursor": before,
+                    "events": len(fresh),
+                    "points": points.num_rows,
+                    "metrics": shape_metrics(points),
+                }
+            )
+        messages[-1]["cursor"] = str(self.cursor_us)
+
+        return messages
+
+    def _pages(self, keys: list[str]) -> Iterator[pa.Table]:
+        """Yield the points of ``keys`` in pages of at most the message
+        bound; at least one page, maybe empty."""
+        offset = 0
+        while True:
+            page = self.store.query(
+                points_sql(self.store.database),
+                {
+                    "workspace": self.request.workspace,
+                    "run_id": self.request.run_id,
+                    "keys": keys,
+                    "offset": offset,
+                },
+            )
+            yield page
+            if page.num_rows < MAX_POINTS_PER_MESSAGE:
+                return
+
+            offset += MAX_POINTS_PER_MESSAGE
 
     def _forget_older_than(self, us: int) -> None:
         self._sent = {k: t for k, t in self._sent.items() if t >= us}
@@ -168,8 +195,11 @@ async def stream_points(
 ) -> AsyncIterator[bytes]:
     """Yield server-sent events with new points until the duration ends.
 
-    Each ``points`` event holds the new points in get_metrics shapes
-    (``metrics``) and the cursor to resume from (also its event id).
+    Each ``points`` event holds new points in get_metrics shapes
+    (``metrics``) and the cursor to resume from (also its event id). A
+    backlog over ``MAX_POINTS_PER_MESSAGE`` points spans several events in
+    a row, each with a slice of the points in order; a metric cut between
+    two of them continues in the next.
     """
     poller = _Poller(store, request)
     await asyncio.to_thread(poller.prime)
@@ -181,12 +211,12 @@ async def stream_points(
     while time.monotonic() - start < request.duration_s:
         if await is_disconnected():
             return
-        message = await asyncio.to_thread(poller.poll)
+        messages = await asyncio.to_thread(poller.poll)
         now = time.monotonic()
-        if message is not None:
+        for message in messages:
             yield format_event("points", message, message["cursor"])
             last_sent = now
-        elif now - last_sent > KEEPALIVE_S:
+        if not messages and now - last_sent > KEEPALIVE_S:
             yield b": keepalive\n\n"
             last_sent = now
         await asyncio.sleep(POLL_S)

@@ -7,7 +7,7 @@ that take a :class:`Store` run one query each.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import pyarrow as pa
@@ -222,7 +222,7 @@ def read_writers(
     store: Store, workspace: str, run_id: str
 ) -> list[dict[str, Any]]:
     """Return each writer of a run with the highest event seq stored."""
-    rows = store.query(
+    rows: list[dict[str, Any]] = store.query(
         f"""
         SELECT writer_id, any(host) AS host, any(pid) AS pid,
                any(rank) AS rank, max(max_seq) AS events_stored,
@@ -238,6 +238,26 @@ def read_writers(
         row["last_stored"] = _iso(row["last_stored"])
 
     return rows
+
+
+def stored_runs(
+    store: Store, workspace: str, run_ids: Sequence[str]
+) -> set[str]:
+    """Return which of ``run_ids`` have any event in the store.
+
+    Every stored event moves its writer's row in ``writer_progress``, so
+    a run the SDK has logged anything under is there, metrics or not.
+    """
+    rows = store.query(
+        f"""
+        SELECT DISTINCT run_id FROM {store.database}.writer_progress
+        WHERE workspace = {{workspace:String}}
+          AND has({{run_ids:Array(String)}}, run_id)
+        """,
+        {"workspace": workspace, "run_ids": list(run_ids)},
+    ).to_pylist()
+
+    return {row["run_id"] for row in rows}
 
 
 def wait_for_writers(

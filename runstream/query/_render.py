@@ -22,6 +22,15 @@ def render_chart(chart: Mapping[str, Any], fmt: str) -> bytes:
     import matplotlib
 
     matplotlib.use("Agg")
+    # Names are the user's text: "$x^2$ loss" is a name, not math, and
+    # "cost $\\sqrt{$" must not fail the picture. Text objects read
+    # text.parse_math when they are made, so the whole figure is built
+    # inside the context.
+    with matplotlib.rc_context({"text.parse_math": False}):
+        return _draw(chart, fmt)
+
+
+def _draw(chart: Mapping[str, Any], fmt: str) -> bytes:
     from matplotlib.figure import Figure
 
     figure = Figure(figsize=(8, 4.5), dpi=100)

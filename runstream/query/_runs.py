@@ -63,9 +63,7 @@ def runs_sql(database: str, *, by: str) -> str:
     """
 
 
-def _pairs_sql(
-    database: str, table: str, pick: str, having: str = ""
-) -> str:
+def _pairs_sql(database: str, table: str, pick: str, having: str = "") -> str:
     return f"""
         SELECT run_id, key, {pick}(value, (time, seq)) AS value
         FROM {database}.{table}

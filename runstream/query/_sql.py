@@ -7,14 +7,22 @@ ClickHouse's own parser (``EXPLAIN AST``) lists what the query touches,
 and the query is refused when it names any table but the views (or its
 own ``WITH`` names), a qualified table such as ``system.tables``, a table
 function such as ``file()`` or ``url()``, a function that reads outside
-the query (``file``, ``dictGet``, ``joinGet`` ...), or a ``SETTINGS``
-clause. It then runs with ``readonly = 1``, a time bound and a row bound.
+the query or describes the server (``file``, ``dictGet``, ``version`` ...),
+a ``SETTINGS`` clause, or text that closes the wrapping subquery early.
 A semicolon is refused outright, so one request is one statement.
+
+It then runs with ``readonly = 1`` and ClickHouse's own bounds on time,
+memory, result rows and result bytes, every column passed through
+``materialize`` so that a constant (``repeat('x', 1000000)``) counts at
+its full size. The embedded store answers one statement at a time, so
+the time bound is also how long one SQL request can hold up every other
+read and the consumer's inserts.
 """
 
 from __future__ import annotations
 
 import re
+import weakref
 from collections.abc import Iterator
 from typing import Any
 
@@ -23,11 +31,13 @@ import attrs
 from runstream._store.backends import Store
 from runstream.errors import StoreError
 
-MAX_EXECUTION_S = 10
+MAX_EXECUTION_S = 2
 MAX_ROWS = 10_000
 MAX_SQL_CHARS = 20_000
+MAX_RESULT_BYTES = 16 * 1024 * 1024
+MAX_MEMORY_BYTES = 1024 * 1024 * 1024
 
-#: The stable views, what each column means is in docs/sql.md.
+#: The stable views; docs/query-api.md says what each column means.
 SQL_VIEWS: dict[str, str] = {
     "points": """
         SELECT run_id, name, kind, column_name, step, time, writer_id,
@@ -50,36 +60,112 @@ SQL_VIEWS: dict[str, str] = {
     """,
 }
 
-#: Functions that read outside the query's own tables, or describe the
-#: server; matched on the lower-cased name's start.
-DENIED_FUNCTION_PREFIXES = (
-    "file",
-    "dict",
-    "joinget",
-    "hascolumnintable",
-    "catboost",
-    "modelevaluate",
-    "getsetting",
-    "getserversetting",
-    "getmacro",
-    "getclienthttpheader",
-    "currentuser",
-    "currentprofiles",
-    "currentroles",
-    "enabledroles",
-    "defaultroles",
-    "currentdatabase",
-    "hostname",
-    "fqdn",
-    "tcpport",
-    "filesystem",
-    "globalvariable",
-    "input",
-    "shardnum",
-    "displayname",
-    "url",
-    "s3",
-    "remote",
+#: Functions that read outside the query's own tables or describe the
+#: server, lower-cased and matched by exact name (ClickHouse 25.x names,
+#: aliases included). Table functions are refused wherever a table goes.
+DENIED_FUNCTIONS = frozenset(
+    name.lower()
+    for name in (
+        # Files, dictionaries, joins, models and other tables.
+        "file",
+        "joinGet",
+        "joinGetOrNull",
+        "hasColumnInTable",
+        "catboostEvaluate",
+        "modelEvaluate",
+        "naiveBayesClassifier",
+        "naiveBayesClassifierWithAllProbs",
+        "naiveBayesClassifierWithProb",
+        "naiveBayesNgrams",
+        *(
+            f"dictGet{kind}{suffix}"
+            for kind in (
+                "",
+                "Date",
+                "DateTime",
+                "Float32",
+                "Float64",
+                "IPv4",
+                "IPv6",
+                "Int8",
+                "Int16",
+                "Int32",
+                "Int64",
+                "String",
+                "UInt8",
+                "UInt16",
+                "UInt32",
+                "UInt64",
+                "UUID",
+            )
+            for suffix in ("", "OrDefault")
+        ),
+        "dictGetAll",
+        "dictGetChildren",
+        "dictGetDescendants",
+        "dictGetHierarchy",
+        "dictGetKeys",
+        "dictGetOrNull",
+        "dictGetRoot",
+        "dictHas",
+        "dictIsIn",
+        # The server, its host, settings, users and sessions.
+        "version",
+        "revision",
+        "buildId",
+        "uptime",
+        "serverUUID",
+        "getOSKernelVersion",
+        "hostName",
+        "FQDN",
+        "tcpPort",
+        "getServerPort",
+        "displayName",
+        "shardNum",
+        "shardCount",
+        "getMacro",
+        "globalVariable",
+        "filesystemAvailable",
+        "filesystemCapacity",
+        "filesystemUnreserved",
+        "getSetting",
+        "getSettingOrDefault",
+        "getServerSetting",
+        "getMergeTreeSetting",
+        "getClientHTTPHeader",
+        "currentDatabase",
+        "current_database",
+        "currentSchemas",
+        "current_schemas",
+        "currentUser",
+        "current_user",
+        "currentProfiles",
+        "currentRoles",
+        "enabledProfiles",
+        "enabledRoles",
+        "defaultProfiles",
+        "defaultRoles",
+        "currentHandler",
+        "currentRequestURL",
+        "currentQueryID",
+        "current_query_id",
+        "queryID",
+        "initialQueryID",
+        "initial_query_id",
+        "initialQueryStartTime",
+        "initial_query_start_time",
+        "connectionId",
+        "connection_id",
+        "zookeeperSessionUptime",
+        "transactionID",
+        "transactionLatestSnapshot",
+        "transactionOldestSnapshot",
+        "tid",
+        # Writes to the server's log, or holds the shared engine idle.
+        "logTrace",
+        "sleep",
+        "sleepEachRow",
+    )
 )
 #: Functions whose second argument may be a bare table name.
 _IN_FUNCTIONS = frozenset(
@@ -94,13 +180,42 @@ _IN_FUNCTIONS = frozenset(
         "globalnotnullin",
     }
 )
+#: Functions that may stand right of IN: literal lists, not tables.
+_IN_LIST_FUNCTIONS = frozenset({"tuple", "array"})
 _CTE_NAME = re.compile(
     r"(?:\bWITH\b|,)\s*`?([A-Za-z_][A-Za-z0-9_]*)`?\s+AS\s*\(", re.I
 )
+#: A string literal or a quoted name in ClickHouse's formatting of a
+#: query, which prints no comments and escapes quotes with a backslash.
+_QUOTED = re.compile(
+    r"'(?:[^'\\]|\\.)*'|`(?:[^`\\]|\\.)*`|\"(?:[^\"\\]|\\.)*\""
+)
+_PLAIN_NAME = re.compile(r"`([A-Za-z_][A-Za-z0-9_]*)`")
+#: The head of ``EXPLAIN AST SELECT * FROM (query)`` when the query is one
+#: subquery; anything else means it closed the parenthesis itself.
+_WRAPPER_HEAD = [
+    "SelectWithUnionQuery (children 1)",
+    " ExpressionList (children 1)",
+    "  SelectQuery (children 2)",
+    "   ExpressionList (children 1)",
+    "    Asterisk",
+    "   TablesInSelectQuery (children 1)",
+    "    TablesInSelectQueryElement (children 1)",
+    "     TableExpression (children 1)",
+    "      Subquery (children 1)",
+]
 
 
 class SqlRefused(ValueError):
     """The query asks for something the SQL endpoint does not allow."""
+
+    status = 400
+
+
+class SqlTooLarge(SqlRefused):
+    """The query's answer is over the endpoint's row or byte bound."""
+
+    status = 413
 
 
 @attrs.frozen
@@ -137,6 +252,12 @@ def _name(node: _Node) -> str:
 
 def check_ast(lines: list[str], allowed: set[str]) -> None:
     """Raise SqlRefused unless the parsed query stays within ``allowed``."""
+    if lines[: len(_WRAPPER_HEAD)] != _WRAPPER_HEAD:
+        raise SqlRefused(
+            "the query closes a parenthesis it did not open; send one "
+            "SELECT (UNION ALL, JOIN and subqueries go inside it)"
+        )
+
     nodes = _ast_nodes(lines)
     for i, node in enumerate(nodes):
         if node.kind == "Set":
@@ -168,32 +289,100 @@ def _check_table(name: str, allowed: set[str]) -> None:
 
 def _check_function(nodes: list[_Node], at: int, allowed: set[str]) -> None:
     name = _name(nodes[at]).lower()
-    if name.startswith(DENIED_FUNCTION_PREFIXES):
+    if name in DENIED_FUNCTIONS:
         raise SqlRefused(
             f"function {_name(nodes[at])}() is not allowed in the SQL "
-            "endpoint, since it reads outside the workspace's views"
+            "endpoint, since it reads outside the workspace's views or "
+            "describes the server"
         )
     if name not in _IN_FUNCTIONS:
         return
 
     for arguments in _children(nodes, at):
         operands = list(_children(nodes, arguments))
-        if len(operands) == 2 and nodes[operands[1]].kind == "Identifier":
-            _check_table(_name(nodes[operands[1]]), allowed)
+        if len(operands) != 2:
+            continue
+        right = nodes[operands[1]]
+        if right.kind == "Identifier":
+            _check_table(_name(right), allowed)
+        if (
+            right.kind == "Function"
+            and _name(right).lower() not in _IN_LIST_FUNCTIONS
+        ):
+            raise SqlRefused(
+                f"IN {_name(right)}(...) is not allowed; write the values "
+                "as a list, or IN (SELECT ...) over the views"
+            )
 
 
-def wrapped_sql(store: Store, sql: str, limit: int) -> str:
-    """Return the caller's query under the views, bounded and read-only."""
+def _views_sql(store: Store) -> str:
     summaries = _summary_view_sql(store.database)
-    views = ",\n".join(
+    return ",\n".join(
         f"{name} AS ({_view_sql(body, store.database, summaries)})"
         for name, body in SQL_VIEWS.items()
     )
+
+
+def _settings(store: Store, limit: int) -> str:
     return (
-        f"WITH {views}\nSELECT * FROM (\n{sql}\n) LIMIT {int(limit) + 1}\n"
-        f"SETTINGS max_execution_time = {MAX_EXECUTION_S}, "
-        "max_result_rows = 0, readonly = 1"
+        f"SETTINGS readonly = 1, max_execution_time = {MAX_EXECUTION_S}, "
+        f"max_memory_usage = {MAX_MEMORY_BYTES}, "
+        f"max_result_rows = {int(limit) + 1}, "
+        f"max_result_bytes = {MAX_RESULT_BYTES}, "
+        "result_overflow_mode = 'throw'" + _version_settings(store)
     )
+
+
+_VERSION_SETTINGS: weakref.WeakKeyDictionary[Store, str] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _version_settings(store: Store) -> str:
+    """Return settings only some ClickHouse versions know, as this store's
+    version takes them.
+
+    From 25.x, rows that ``arrayJoin`` repeats are kept once in memory
+    (lazy replication) and count once against ``max_result_bytes``, though
+    the answer writes every copy; turning it off keeps the bound honest.
+    """
+    if store not in _VERSION_SETTINGS:
+        known = store.query(
+            "SELECT count() AS n FROM system.settings "
+            "WHERE name = 'enable_lazy_columns_replication'"
+        ).column("n")[0]
+        _VERSION_SETTINGS[store] = (
+            ", enable_lazy_columns_replication = 0" if known.as_py() else ""
+        )
+
+    return _VERSION_SETTINGS[store]
+
+
+def described_sql(store: Store, sql: str, limit: int) -> str:
+    """Return the statement that lists the caller's query's columns."""
+    return (
+        f"DESCRIBE TABLE (WITH {_views_sql(store)}\n"
+        f"SELECT * FROM (\n{sql}\n))\n{_settings(store, limit)}"
+    )
+
+
+def wrapped_sql(store: Store, sql: str, limit: int, columns: list[str]) -> str:
+    """Return the caller's query under the views, bounded and read-only.
+
+    Each column goes through ``materialize``: ClickHouse counts a constant
+    column once against ``max_result_bytes`` but writes it on every row.
+    """
+    quoted = [_quote_name(c) for c in columns]
+    select = ", ".join(f"materialize({q}) AS {q}" for q in quoted)
+    return (
+        f"WITH {_views_sql(store)}\nSELECT {select} FROM (\n{sql}\n) "
+        f"LIMIT {int(limit) + 1}\n{_settings(store, limit)}"
+    )
+
+
+def _quote_name(name: str) -> str:
+    escaped = name.replace("\\", "\\\\").replace("`", "\\`")
+    return f"`{escaped}`"
 
 
 def _view_sql(body: str, database: str, summaries: str) -> str:
@@ -236,23 +425,25 @@ def run_sql(
 ) -> dict[str, Any]:
     """Check and run a caller's query; return its columns and rows."""
     text = strip_sql(sql)
-    allowed = set(SQL_VIEWS) | {m.group(1) for m in _CTE_NAME.finditer(text)}
     try:
         explained = store.query(
             f"EXPLAIN AST SELECT * FROM (\n{text}\n)", {}
         ).to_pydict()
+        formatted = store.query(
+            "SELECT formatQuerySingleLine({sql:String}) AS sql", {"sql": text}
+        ).column("sql")[0]
     except StoreError as exc:
         raise SqlRefused(f"the query does not parse: {exc}") from exc
     lines: list[str] = next(iter(explained.values()), [])
-    check_ast(lines, allowed)
+    check_ast(lines, set(SQL_VIEWS) | with_names(str(formatted)))
+    params = {"workspace": workspace}
     try:
-        table = store.query(
-            wrapped_sql(store, text, limit), {"workspace": workspace}
-        )
+        described = store.query(described_sql(store, text, limit), params)
+        columns = [str(c) for c in described.column("name").to_pylist()]
+        table = store.query(wrapped_sql(store, text, limit, columns), params)
     except StoreError as exc:
-        # A query that parses can still name a missing column or run out
-        # of time; the store's message says which.
-        raise SqlRefused(f"the query failed: {exc}") from exc
+        raise _refusal(exc, limit) from exc
+
     truncated = table.num_rows > limit
     table = table.slice(0, limit)
 
@@ -266,6 +457,52 @@ def run_sql(
         "row_count": table.num_rows,
         "truncated": truncated,
     }
+
+
+def with_names(formatted: str) -> set[str]:
+    """Return the ``WITH name AS (...)`` names of a formatted query.
+
+    ``formatted`` is ClickHouse's own printing of the query
+    (``formatQuerySingleLine``): comments are gone, and strings and quoted
+    names are blanked here so that text inside them names nothing.
+    """
+
+    def blank(match: re.Match[str]) -> str:
+        plain = _PLAIN_NAME.fullmatch(match.group(0))
+        return plain.group(1) if plain else "_"
+
+    return {
+        m.group(1) for m in _CTE_NAME.finditer(_QUOTED.sub(blank, formatted))
+    }
+
+
+def _refusal(exc: StoreError, limit: int) -> SqlRefused:
+    """Translate the store's refusal of a checked query for the caller."""
+    message = str(exc)
+    if "TOO_MANY_ROWS_OR_BYTES" in message and "max bytes" in message:
+        return SqlTooLarge(
+            f"the answer is over {MAX_RESULT_BYTES // 2**20} MiB; select "
+            "fewer or shorter columns, or aggregate in the query"
+        )
+    if "TOO_MANY_ROWS_OR_BYTES" in message:
+        return SqlTooLarge(
+            f"the answer is over {limit} rows (the request's limit, at "
+            f"most {MAX_ROWS}); add a LIMIT or aggregate in the query"
+        )
+    if "TIMEOUT_EXCEEDED" in message:
+        return SqlRefused(
+            f"the query ran over {MAX_EXECUTION_S} s; filter by run_id "
+            "or name first, or read metric_summaries instead of points"
+        )
+    if "MEMORY_LIMIT_EXCEEDED" in message:
+        return SqlRefused(
+            f"the query needs over {MAX_MEMORY_BYTES // 2**30} GiB of "
+            "memory; filter before joining or grouping"
+        )
+
+    # A query that parses can still name a missing column; the store's
+    # message says which.
+    return SqlRefused(f"the query failed: {message}")
 
 
 def _jsonable(value: Any) -> Any:

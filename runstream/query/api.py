@@ -16,7 +16,7 @@ from fastapi.responses import Response
 from runstream._store.backends import Store
 from runstream.errors import StoreError
 from runstream.query import _reads
-from runstream.query._analytics_api import analytics_router
+from runstream.query._analytics_api import analytics_router, require_runs
 from runstream.query._responses import JSONBody
 from runstream.query._runs_api import runs_router
 
@@ -96,6 +96,10 @@ def create_app(
         """A run's metrics in the shapes of the SDK's ``get_metrics``."""
         complete = waited(workspace, run_id, wait_for)
         metrics = _reads.read_metrics(store, workspace, run_id, name)
+        if not metrics and complete:
+            # Past a wait that ran out, the run's events may still be on
+            # their way: the answer says so (complete false), not 404.
+            require_runs(store, workspace, [run_id])
         return JSONBody({"metrics": metrics, "complete": complete})
 
     @api.get("/workspaces/{workspace}/runs/{run_id}")

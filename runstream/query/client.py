@@ -46,7 +46,13 @@ class QueryClient:
 
     def _get(self, path: str, params: Any = None) -> Any:
         try:
-            response = self._http.get(path, params=params)
+            try:
+                response = self._http.get(path, params=params)
+            except (httpx.RemoteProtocolError, httpx.ReadError):
+                # A kept-alive connection the server closed (after an
+                # error answer, or a restart) fails on reuse; a GET is
+                # safe to send once more on a fresh connection.
+                response = self._http.get(path, params=params)
         except httpx.HTTPError as exc:
             raise ServerError(
                 f"runstream server at {self.base_url} did not answer: {exc}"
@@ -116,6 +122,12 @@ class QueryClient:
         report: dict[str, Any] = self._get("/health")
         return report
 
+    def get_writers(self, workspace: str, run_id: str) -> list[dict[str, Any]]:
+        """Return, per writer of a run, how many of its events are stored."""
+        body = self._get(self._run_path(workspace, run_id) + "/writers")
+        writers: list[dict[str, Any]] = body["writers"]
+        return writers
+
     def get_run_details(
         self,
         workspace: str,
@@ -180,6 +192,23 @@ class QueryClient:
             path + quote(name, safe="/"), {"offset": offset}
         )
         return log
+
+    def get_metric_kinds(self, workspace: str, run_id: str) -> dict[str, str]:
+        """Return each metric of a run with its kind (scalar, image...)."""
+        body = self._get(self._run_path(workspace, run_id) + "/metric_kinds")
+        kinds: dict[str, str] = body["kinds"]
+        return kinds
+
+    def list_models(
+        self, workspace: str, name: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Return the registered models (of ``name``), newest first."""
+        params = {"name": name} if name is not None else None
+        body = self._get(
+            f"/workspaces/{quote(workspace, safe='')}/models", params
+        )
+        models: list[dict[str, Any]] = body["models"]
+        return models
 
 
 def _warn_if_incomplete(body: Mapping[str, Any], call: str) -> None:
@@ -421,21 +450,6 @@ class AnalyticsClient(QueryClient):
                     event = line[7:]
                 elif line.startswith("data: "):
                     yield event, json.loads(line[6:], object_hook=untag_float)
-
-    def get_metric_kinds(self, workspace: str, run_id: str) -> dict[str, str]:
-        """Return each metric of a run with its kind (scalar, image...)."""
-        body = self._get(self._run_path(workspace, run_id) + "/metric_kinds")
-        kinds: dict[str, str] = body["kinds"]
-        return kinds
-
-    def list_models(
-        self, workspace: str, name: str | None = None
-    ) -> list[dict[str, Any]]:
-        """Return the registered models (of ``name``), newest first."""
-        params = {"name": name} if name is not None else None
-        body = self._get(self._ws(workspace) + "/models", params)
-        models: list[dict[str, Any]] = body["models"]
-        return models
 
 
 def _answer(response: httpx.Response, call: str) -> Any:

@@ -38,9 +38,11 @@ def test_query_bench_runs_at_smoke_size(tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     report = json.loads(result.stdout)
     assert report["points"] == 30_000 and report["runs"] == 52
+    assert report["long_run_points"] == 20_000
+    assert report["medium_run_points"] == 5_000
     for key in (
-        "series_1m_to_1000_ms",
-        "get_metrics_100k_ms",
+        "series_long_to_1000_ms",
+        "get_metrics_medium_ms",
         "search_sorted_by_metric_ms",
     ):
         assert report[key] > 0

@@ -120,3 +120,24 @@ def test_multiprocessing_workers_deliver_everything(
     assert done.returncode == 0, done.stderr
     expected = {"w0": list(range(10_000)), "w1": list(range(10_000))}
     assert _wait_for(workspace, done.stdout.split()[0], expected) == expected
+
+
+def test_delivery_report_shows_every_writer_and_no_gap(
+    workspace: Workspace,
+) -> None:
+    """get_delivery counts calls, sent and stored events per writer."""
+    run = Experiment(workspace, "exits").start_logging()
+    other = Run(Experiment(workspace, "exits"), run.id)
+    for i in range(100):
+        run.log("a", i)
+        other.log("b", i)
+
+    run.get_metrics()
+    report = {w["writer_id"]: w for w in run.get_delivery()}
+
+    assert len(report) == 2
+    for writer in report.values():
+        assert writer["accepted_calls"] >= 100
+        assert writer["events_sent"] >= 1
+        assert writer["gap"] == 0
+        assert writer["events_stored"] == writer["events_sent"]

@@ -243,7 +243,9 @@ def test_portal_url_is_the_servers_run_page(workspace: Workspace):
     """get_portal_url() points at <server>/runs/<id>, which answers."""
     run = _start(workspace)
     run.log("loss", 0.5)
-    run.flush()
+    # The page serves what the store holds; a read through the handle
+    # waits until that includes this run's events.
+    run.get_details()
 
     url = run.get_portal_url()
     page = httpx.get(url, timeout=30)

@@ -153,7 +153,7 @@ def test_snapshot_leaves_out_ignored_files(workspace: Workspace, tmp_path):
 
     run = _submit(workspace, folder)
     run.wait_for_completion()
-    path = run.restore_snapshot(tmp_path / "restored")
+    path = run.restore_snapshot(path=tmp_path / "restored")
 
     with zipfile.ZipFile(path) as archive:
         names = sorted(archive.namelist())

@@ -1,4 +1,4 @@
-"""A process that ends while the broker is away leaves a spool; sync sends it."""
+"""A process that ends with the broker away leaves a spool; sync sends it."""
 
 from __future__ import annotations
 

@@ -13,7 +13,11 @@ from runstream.errors import (
     InvalidTypeError,
     RunstreamError,
 )
-from runstream.producer._artifacts import ArtifactStore, check_artifact_name
+from runstream.producer._artifacts import (
+    ArtifactStore,
+    check_artifact_name,
+    open_source,
+)
 
 CALL = "Run.upload_file()"
 
@@ -159,3 +163,13 @@ def test_put_keeps_runs_apart(artifact_store):
     assert ref.size_bytes == 3
     with artifact_store.open("ws", "run-1", "a.txt") as file:
         assert file.read() == b"one"
+
+
+def test_open_source_refuses_a_folder(tmp_path):
+    """upload_file() of a folder says to use upload_folder()."""
+
+    with pytest.raises(InvalidArgumentError) as caught:
+        open_source("Run.upload_file()", str(tmp_path))
+
+    assert caught.value.argument == "path_or_stream"
+    assert "upload_folder()" in caught.value.rule

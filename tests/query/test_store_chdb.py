@@ -177,3 +177,19 @@ def test_insert_raises_store_error_when_table_is_unknown(chdb_store, run_id):
 
     with pytest.raises(StoreError):
         chdb_store.insert("no_such_table", rows)
+
+
+def test_query_after_a_timed_out_query_answers_only_itself(chdb_store):
+    """A query that times out after streaming rows leaves nothing behind:
+    the next query's answer is exactly its own."""
+    slow = (
+        "SELECT a.number AS x, b.number AS y "
+        "FROM numbers(100000) AS a, numbers(100000) AS b "
+        "SETTINGS max_execution_time = 0.5"
+    )
+    with pytest.raises(StoreError, match="TIMEOUT_EXCEEDED"):
+        chdb_store.query(slow)
+
+    answer = chdb_store.query("SELECT 'next' AS s")
+
+    assert answer.to_pydict() == {"s": ["next"]}
