@@ -45,7 +45,8 @@ TABLES: dict[str, tuple[str, str]] = {
         value_type UInt8,
         value Float64,
         value_int Int64,
-        value_str String
+        value_str String,
+        attempt UInt32 DEFAULT 1
         """,
         """ENGINE = ReplacingMergeTree
     ORDER BY (workspace, run_id, name, step, writer_id, seq, idx)
@@ -179,7 +180,8 @@ TABLES: dict[str, tuple[str, str]] = {
         pid Int64,
         rank Int32,
         max_seq UInt64,
-        updated DateTime64(6, 'UTC')
+        updated DateTime64(6, 'UTC'),
+        attempt UInt32 DEFAULT 1
         """,
         """ENGINE = ReplacingMergeTree(max_seq)
     ORDER BY (workspace, run_id, writer_id)

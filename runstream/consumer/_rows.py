@@ -38,6 +38,7 @@ POINT_COLUMNS = (
     "value",
     "value_int",
     "value_str",
+    "attempt",
 )
 
 
@@ -173,6 +174,7 @@ class RowBuilder:
         cols["time"].extend(body["times_us"])
         cols["writer_id"].extend([event["writer"]["writer_id"]] * count)
         cols["seq"].extend([event["seq"]] * count)
+        cols["attempt"].extend([event["writer"].get("attempt", 1)] * count)
         cols["idx"].extend(range(count))
         cols["value_type"].extend(types)
         cols["value"].extend(body["doubles"])
@@ -321,6 +323,7 @@ class RowBuilder:
                 "host": writer["host"],
                 "pid": writer["pid"],
                 "rank": writer["rank"],
+                "attempt": writer.get("attempt", 1),
                 "max_seq": event["seq"],
             }
 
@@ -340,6 +343,7 @@ class RowBuilder:
             cols["value"] = pa.array(cols["value"], pa.float64())
             cols["value_int"] = pa.array(cols["value_int"], pa.int64())
             cols["seq"] = pa.array(cols["seq"], pa.uint64())
+            cols["attempt"] = pa.array(cols["attempt"], pa.uint32())
             cols["idx"] = pa.array(cols["idx"], pa.uint32())
             out["points"] = pa.table(cols)
         for table, rows in (
@@ -381,6 +385,9 @@ class RowBuilder:
                         [v["max_seq"] for v in values], pa.uint64()
                     ),
                     "updated": pa.array([now] * len(keys), _UTC_US),
+                    "attempt": pa.array(
+                        [v["attempt"] for v in values], pa.uint32()
+                    ),
                 }
             )
 

@@ -223,10 +223,14 @@ class RunStream:
     All methods are safe to call from any thread and return at once.
     """
 
-    def __init__(self, emitter: Emitter, workspace: str, run_id: str) -> None:
+    def __init__(
+        self, emitter: Emitter, workspace: str, run_id: str, attempt: int
+    ) -> None:
         self._emitter = emitter
         self.workspace = workspace
         self.run_id = run_id
+        #: Which attempt of the run this writer belongs to (1, 2, ...).
+        self.attempt = attempt
         self._next_step: dict[str, int] = {}
         self._start_writer()
 
@@ -417,9 +421,17 @@ class Emitter:
         self._thread.start()
         started.wait()
 
-    def stream(self, workspace: str, run_id: str) -> RunStream:
-        """Return a new ordered event stream for one run handle."""
-        return RunStream(self, workspace, run_id)
+    def stream(
+        self, workspace: str, run_id: str, attempt: int | None = None
+    ) -> RunStream:
+        """Return a new ordered event stream for one run handle.
+
+        ``attempt`` defaults to ``RUNSTREAM_ATTEMPT`` from the environment
+        (a scheduler that restarts jobs can set it), else 1.
+        """
+        if attempt is None:
+            attempt = int(os.environ.get("RUNSTREAM_ATTEMPT") or 1)
+        return RunStream(self, workspace, run_id, attempt)
 
     def register(self, stream: RunStream) -> None:
         """Remember a run handle's writer, for :meth:`watermarks`."""
@@ -675,6 +687,7 @@ class Emitter:
                     "host": self.writer.host,
                     "pid": self.writer.pid,
                     "rank": self.writer.rank,
+                    "attempt": stream.attempt,
                 },
                 "seq": seq,
                 "time_us": item.time_us,

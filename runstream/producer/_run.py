@@ -38,6 +38,7 @@ from runstream.errors import (
     InvalidArgumentError,
     InvalidTypeError,
     NotFoundError,
+    ServerError,
 )
 from runstream.producer import _files, _snapshot
 from runstream.producer._artifacts import (
@@ -118,6 +119,38 @@ class Run:
                 f"{record['experiment']!r}, not {experiment.name!r}"
             )
         self._status = record["status"]
+        if "RUNSTREAM_ATTEMPT" not in os.environ:
+            self._stream.attempt = self._newest_attempt()
+
+    def _newest_attempt(self) -> int:
+        """Return the highest attempt any writer of this run logged under."""
+        writers = self._workspace._query.get_writers(
+            self._workspace.name, self.id
+        )
+        return max((int(w.get("attempt") or 1) for w in writers), default=1)
+
+    def _resumed_attempt(self) -> int:
+        try:
+            writers = self._workspace._query.get_writers(
+                self._workspace.name, self.id
+            )
+        except NotFoundError:
+            return 1
+        except ServerError:
+            log.warning(
+                "sdk.attempt_unknown",
+                run_id=self.id,
+                reason="the server did not answer; logging as attempt 1",
+            )
+            return 1
+        if not writers:
+            return 1
+        return 1 + max(int(w.get("attempt") or 1) for w in writers)
+
+    @property
+    def attempt(self) -> int:
+        """Which attempt of the run this handle logs under (1, 2, ...)."""
+        return self._stream.attempt
 
     def _attach(
         self,
@@ -201,6 +234,10 @@ class Run:
         run = cls._attached(
             experiment, run_id or str(uuid.uuid4()), folder, run_type
         )
+        if run_id and "RUNSTREAM_ATTEMPT" not in os.environ:
+            # Starting a run id that already has writers resumes it: a new
+            # attempt, whose values replace the earlier ones step by step.
+            run._stream.attempt = run._resumed_attempt()
         _check_text(
             "start_logging()", "display_name", fields.get("display_name")
         )
@@ -1018,6 +1055,7 @@ class Run:
         recursive: bool = False,
         run_type: str | None = None,
         populate: bool = False,
+        attempt: int | None = None,
     ) -> dict[str, Any]:
         """Return the run's metrics in Azure ML's shapes.
 
@@ -1029,7 +1067,22 @@ class Run:
 
         ``recursive=True`` returns ``{run_id: metrics}`` for this run and
         every descendant that has metrics (of ``run_type``, if given).
+
+        A run resumed by a later job (``start_logging(run_id=...)`` on an
+        existing run) has several attempts: each step shows the newest
+        attempt's values, and ``attempt=N`` reads attempt N alone.
         """
+        if attempt is not None and (
+            isinstance(attempt, bool)
+            or not isinstance(attempt, int)
+            or attempt < 1
+        ):
+            raise InvalidArgumentError(
+                "Run.get_metrics()",
+                "attempt",
+                "must be a whole number >= 1",
+                attempt,
+            )
         if recursive:
             runs = [self, *self.get_children(recursive=True, type=run_type)]
             found = {
@@ -1040,7 +1093,7 @@ class Run:
 
         wait_for = self._flush_for_read("Run.get_metrics()")
         metrics = self._workspace._query.get_metrics(
-            self._workspace.name, self.id, name, wait_for
+            self._workspace.name, self.id, name, wait_for, attempt
         )
         if populate:
             metrics = self._populated(metrics)

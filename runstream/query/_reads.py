@@ -22,16 +22,39 @@ FILE_KINDS = frozenset(
 )
 
 
-def metrics_sql(database: str, *, one_name: bool) -> str:
-    """Return the query for a run's points in get_metrics order."""
+def metrics_sql(
+    database: str, *, one_name: bool, one_attempt: bool = False
+) -> str:
+    """Return the query for a run's points in get_metrics order.
+
+    By default each step shows the newest attempt's values: a job that
+    resumed the run replaces what an earlier attempt logged at the same
+    steps, and keeps the rest. ``one_attempt`` reads one attempt alone.
+    """
     name_filter = "AND name = {name:String}" if one_name else ""
+    columns = """name, kind, column_name, step, writer_id, seq,
+               value_type, value, value_int, value_str"""
+    order = "ORDER BY name, step, time, writer_id, seq, idx"
+    if one_attempt:
+        return f"""
+            SELECT {columns}
+            FROM {database}.points FINAL
+            WHERE workspace = {{workspace:String}}
+              AND run_id = {{run_id:String}} {name_filter}
+              AND attempt = {{attempt:UInt32}}
+            {order}
+        """
+
     return f"""
-        SELECT name, kind, column_name, step, writer_id, seq,
-               value_type, value, value_int, value_str
-        FROM {database}.points FINAL
-        WHERE workspace = {{workspace:String}}
-          AND run_id = {{run_id:String}} {name_filter}
-        ORDER BY name, step, time, writer_id, seq, idx
+        SELECT {columns}
+        FROM (
+            SELECT *, max(attempt) OVER (PARTITION BY name, step) AS newest
+            FROM {database}.points FINAL
+            WHERE workspace = {{workspace:String}}
+              AND run_id = {{run_id:String}} {name_filter}
+        )
+        WHERE attempt = newest
+        {order}
     """
 
 
@@ -118,13 +141,27 @@ def _shape_table(cols: Mapping[str, list[Any]], start: int, end: int) -> Any:
 
 
 def read_metrics(
-    store: Store, workspace: str, run_id: str, name: str | None = None
+    store: Store,
+    workspace: str,
+    run_id: str,
+    name: str | None = None,
+    attempt: int | None = None,
 ) -> dict[str, Any]:
-    """Return one run's metrics (or one of them) in get_metrics shapes."""
-    params = {"workspace": workspace, "run_id": run_id}
+    """Return one run's metrics (or one of them) in get_metrics shapes.
+
+    ``attempt`` reads what one attempt logged; by default each step shows
+    the newest attempt's values.
+    """
+    params: dict[str, Any] = {"workspace": workspace, "run_id": run_id}
     if name is not None:
         params["name"] = name
-    sql = metrics_sql(store.database, one_name=name is not None)
+    if attempt is not None:
+        params["attempt"] = attempt
+    sql = metrics_sql(
+        store.database,
+        one_name=name is not None,
+        one_attempt=attempt is not None,
+    )
     return shape_metrics(store.query(sql, params))
 
 
@@ -225,7 +262,8 @@ def read_writers(
     rows: list[dict[str, Any]] = store.query(
         f"""
         SELECT writer_id, any(host) AS host, any(pid) AS pid,
-               any(rank) AS rank, max(max_seq) AS events_stored,
+               any(rank) AS rank, max(attempt) AS attempt,
+               max(max_seq) AS events_stored,
                max(updated) AS last_stored
         FROM {store.database}.writer_progress
         WHERE workspace = {{workspace:String}} AND run_id = {{run_id:String}}

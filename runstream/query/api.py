@@ -92,10 +92,20 @@ def create_app(
         run_id: str,
         name: str | None = None,
         wait_for: WaitFor = None,
+        attempt: Annotated[
+            int | None,
+            Query(
+                ge=1,
+                description=(
+                    "read what this attempt of the run logged; by default "
+                    "each step shows the newest attempt's values"
+                ),
+            ),
+        ] = None,
     ) -> Any:
         """A run's metrics in the shapes of the SDK's ``get_metrics``."""
         complete = waited(workspace, run_id, wait_for)
-        metrics = _reads.read_metrics(store, workspace, run_id, name)
+        metrics = _reads.read_metrics(store, workspace, run_id, name, attempt)
         if not metrics and complete:
             # Past a wait that ran out, the run's events may still be on
             # their way: the answer says so (complete false), not 404.

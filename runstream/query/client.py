@@ -83,15 +83,19 @@ class QueryClient:
         run_id: str,
         name: str | None = None,
         wait_for: Mapping[str, int] | None = None,
+        attempt: int | None = None,
     ) -> dict[str, Any]:
         """Return a run's metrics in the shapes of ``Run.get_metrics``.
 
         ``wait_for`` maps writer ids to sequence numbers: the server answers
         once it has stored those events (or after its wait bound).
+        ``attempt`` reads one attempt of the run alone.
         """
         params: list[tuple[str, str]] = []
         if name is not None:
             params.append(("name", name))
+        if attempt is not None:
+            params.append(("attempt", str(attempt)))
         for writer_id, seq in (wait_for or {}).items():
             params.append(("wait_for", f"{writer_id}:{seq}"))
         body = self._get(
