@@ -65,6 +65,7 @@ def point_rows(run_id: str, name: str, n: int, seed: int) -> pa.Table:
         "value": pa.array(values, pa.float64()),
         "value_int": pa.array([0] * n, pa.int64()),
         "value_str": [""] * n,
+        "attempt": pa.array([1] * n, pa.uint32()),
     }
     return pa.table({c: cols[c] for c in POINT_COLUMNS})
 

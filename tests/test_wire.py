@@ -71,7 +71,13 @@ def _event(branch="TagsSet", body=None):
         "event_id": str(EVENT_ID),
         "workspace": "ws",
         "run_id": "run-1",
-        "writer": {"writer_id": "w1", "host": "h", "pid": 42, "rank": 3},
+        "writer": {
+            "writer_id": "w1",
+            "host": "h",
+            "pid": 42,
+            "rank": 3,
+            "attempt": 2,
+        },
         "seq": 5,
         "time_us": TIME_US,
         "body": (body_type(branch), BODIES[branch] if body is None else body),
@@ -310,6 +316,7 @@ def test_decode_event_reads_older_writer_with_field_default():
         "host": "h",
         "pid": 42,
         "rank": 0,
+        "attempt": 2,
     }
     assert _same(decoded["body"][1], BODIES["MetricPoints"])
 
