@@ -316,7 +316,7 @@ def test_decode_event_reads_older_writer_with_field_default():
         "host": "h",
         "pid": 42,
         "rank": 0,
-        "attempt": 2,
+        "attempt": 1,
     }
     assert _same(decoded["body"][1], BODIES["MetricPoints"])
 
