@@ -4,7 +4,7 @@ Metric values across runs come from ``metric_summaries`` (count, min, max,
 first and last per run and metric), never from raw points, so a search
 over ten thousand runs reads one summary row per event instead of every
 point. Run state is folded from ``run_updates`` and tags from
-``run_tags``, as ``read_run`` does for one run.
+``run_tags``, as ``_runs.read_run_details`` does for one run.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import attrs
 
 from runstream._store.backends import Store
 
-#: Each run's state, folded from its lifecycle events as read_run does.
+#: Each run's state, folded from its lifecycle events as _runs does.
 RUNS_SQL = """
     SELECT run_id, run_experiment AS experiment,
         run_parent AS parent_run_id, run_display_name AS display_name,

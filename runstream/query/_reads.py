@@ -165,94 +165,10 @@ def read_metrics(
     return shape_metrics(store.query(sql, params))
 
 
-def run_sql(database: str) -> str:
-    """Return the query that folds a run's lifecycle events into its state."""
-    return f"""
-        SELECT
-            count() AS events,
-            argMaxIf(experiment, time, experiment != '') AS run_experiment,
-            argMaxIf(parent_run_id, time, parent_run_id != '')
-                AS run_parent,
-            argMaxIf(display_name, time, display_name != '')
-                AS run_display_name,
-            argMaxIf(run_type, time, run_type != '') AS run_kind,
-            argMaxIf(status, (time, seq), status != '') AS run_status,
-            argMaxIf(error_code, (time, seq), status != '') AS run_error_code,
-            argMaxIf(error_message, (time, seq), status != '')
-                AS run_error_message,
-            minIf(time, run_type != '') AS created_time,
-            minIf(time, status = 'Running') AS start_time,
-            maxIf(time, status IN ('Completed', 'Failed', 'Canceled'))
-                AS end_time
-        FROM {database}.run_updates FINAL
-        WHERE workspace = {{workspace:String}} AND run_id = {{run_id:String}}
-    """
-
-
 def _iso(value: Any) -> str | None:
     if value is None or value.timestamp() <= 0:
         return None
     return str(value.isoformat().replace("+00:00", "Z"))
-
-
-def read_run(
-    store: Store, workspace: str, run_id: str
-) -> dict[str, Any] | None:
-    """Return a run's record in Azure ML's ``get_details`` keys, or None."""
-    params = {"workspace": workspace, "run_id": run_id}
-    db = store.database
-    rows = store.query(run_sql(db), params).to_pylist()
-    if not rows or rows[0]["events"] == 0:
-        return None
-
-    row = rows[0]
-    tags = store.query(
-        f"""
-        SELECT key, argMax(value, (time, seq)) AS value
-        FROM {db}.run_tags
-        WHERE workspace = {{workspace:String}} AND run_id = {{run_id:String}}
-        GROUP BY key HAVING argMax(removed, (time, seq)) = 0 ORDER BY key
-        """,
-        params,
-    ).to_pylist()
-    files = (
-        store.query(
-            f"""
-        SELECT DISTINCT name FROM {db}.artifacts
-        WHERE workspace = {{workspace:String}} AND run_id = {{run_id:String}}
-        ORDER BY name
-        """,
-            params,
-        )
-        .column("name")
-        .to_pylist()
-    )
-
-    record: dict[str, Any] = {
-        "runId": run_id,
-        "workspace": workspace,
-        "experiment": row["run_experiment"],
-        "parentRunId": row["run_parent"] or None,
-        "displayName": row["run_display_name"] or None,
-        "runType": row["run_kind"] or None,
-        "status": row["run_status"] or "NotStarted",
-        "createdTimeUtc": _iso(row["created_time"]),
-        "startTimeUtc": _iso(row["start_time"]),
-        "tags": {t["key"]: t["value"] for t in tags},
-        "files": files,
-    }
-    end = _iso(row["end_time"])
-    if end is not None:
-        record["endTimeUtc"] = end
-    if row["run_error_code"] or row["run_error_message"]:
-        record["error"] = {
-            "error": {
-                "code": row["run_error_code"],
-                "message": row["run_error_message"],
-            }
-        }
-
-    return record
 
 
 def read_writers(

@@ -41,7 +41,8 @@ def parse_filters(pairs: list[str] | None) -> dict[str, str | None]:
     return wanted
 
 
-def _parse_wait_for(pairs: list[str] | None) -> dict[str, int]:
+def parse_wait_for(pairs: list[str] | None) -> dict[str, int]:
+    """Parse ``writer_id:seq`` query values into the highest seq per writer."""
     parsed: dict[str, int] = {}
     for pair in pairs or []:
         writer, _, seq = pair.rpartition(":")
@@ -85,7 +86,7 @@ def runs_router(store: Store, read_wait_s: float = 30.0) -> APIRouter:
             store,
             workspace,
             run_id,
-            _parse_wait_for(wait_for),
+            parse_wait_for(wait_for),
             read_wait_s,
         )
         record = details(workspace, run_id)

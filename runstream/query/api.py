@@ -15,10 +15,10 @@ from fastapi.responses import Response
 
 from runstream._store.backends import Store
 from runstream.errors import StoreError
-from runstream.query import _reads
+from runstream.query import _reads, _runs
 from runstream.query._analytics_api import analytics_router, require_runs
 from runstream.query._responses import JSONBody
-from runstream.query._runs_api import runs_router
+from runstream.query._runs_api import parse_wait_for, runs_router
 
 WaitFor = Annotated[
     list[str] | None,
@@ -30,21 +30,6 @@ WaitFor = Annotated[
         examples=["3f2a...:17"],
     ),
 ]
-
-
-def _parse_wait_for(pairs: list[str] | None) -> dict[str, int]:
-    parsed: dict[str, int] = {}
-    for pair in pairs or []:
-        writer, _, seq = pair.rpartition(":")
-        if not writer or not seq.isdigit():
-            raise HTTPException(
-                422,
-                f"wait_for must be writer_id:seq with a whole number seq "
-                f"(got {pair!r})",
-            )
-        parsed[writer] = max(parsed.get(writer, 0), int(seq))
-
-    return parsed
 
 
 def create_app(
@@ -75,7 +60,7 @@ def create_app(
         workspace: str, run_id: str, wait_for: list[str] | None
     ) -> bool:
         return _reads.wait_for_writers(
-            store, workspace, run_id, _parse_wait_for(wait_for), read_wait_s
+            store, workspace, run_id, parse_wait_for(wait_for), read_wait_s
         )
 
     @api.get("/health")
@@ -114,9 +99,12 @@ def create_app(
 
     @api.get("/workspaces/{workspace}/runs/{run_id}")
     def get_run(workspace: str, run_id: str, wait_for: WaitFor = None) -> Any:
-        """A run's record: status, times, experiment, tags and files."""
+        """A run's record: status, times, experiment, tags and files.
+
+        The same record as ``.../details``, which the SDK reads.
+        """
         complete = waited(workspace, run_id, wait_for)
-        record = _reads.read_run(store, workspace, run_id)
+        record = _runs.read_run_details(store, workspace, run_id)
         if record is None:
             raise HTTPException(
                 404,
