@@ -195,26 +195,43 @@ class RowBuilder:
             cols["value_str"].extend([""] * count)
         self.points += count
 
+    @staticmethod
+    def _append(
+        rows: dict[str, list[Any]], event: dict[str, Any], **values: Any
+    ) -> None:
+        """Append one row: the event's workspace, run and time, plus values."""
+        rows["workspace"].append(event["workspace"])
+        rows["run_id"].append(event["run_id"])
+        rows["time"].append(_micros(event["time_us"]))
+        for column, value in values.items():
+            rows[column].append(value)
+
     def _add_run_update(
         self, event: dict[str, Any], body: dict[str, Any]
     ) -> None:
-        rows = self._run_updates
-        rows["workspace"].append(event["workspace"])
-        rows["run_id"].append(event["run_id"])
-        rows["event_id"].append(str(event["event_id"]))
-        rows["time"].append(_micros(event["time_us"]))
-        rows["writer_id"].append(event["writer"]["writer_id"])
-        rows["seq"].append(event["seq"])
-        rows["experiment"].append(body.get("experiment") or "")
-        rows["parent_run_id"].append(body.get("parent_run_id") or "")
-        rows["display_name"].append(body.get("display_name") or "")
-        rows["run_type"].append(body.get("run_type") or "")
-        rows["status"].append(body.get("status") or "")
-        rows["error_code"].append(body.get("error_code") or "")
-        rows["error_message"].append(body.get("error_message") or "")
-        rows["description"].append(body.get("description"))
-        rows["submitted_by"].append(body.get("submitted_by") or "")
-        rows["definition"].append(body.get("definition") or "")
+        text = {
+            field: body.get(field) or ""
+            for field in (
+                "experiment",
+                "parent_run_id",
+                "display_name",
+                "run_type",
+                "status",
+                "error_code",
+                "error_message",
+                "submitted_by",
+                "definition",
+            )
+        }
+        self._append(
+            self._run_updates,
+            event,
+            event_id=str(event["event_id"]),
+            writer_id=event["writer"]["writer_id"],
+            seq=event["seq"],
+            description=body.get("description"),
+            **text,
+        )
 
     def _add_tags(self, event: dict[str, Any], body: dict[str, Any]) -> None:
         for key, value in body["tags"].items():
@@ -231,59 +248,56 @@ class RowBuilder:
     def _add_tag_row(
         self, event: dict[str, Any], key: str, value: str | None, removed: int
     ) -> None:
-        rows = self._tags
-        rows["workspace"].append(event["workspace"])
-        rows["run_id"].append(event["run_id"])
-        rows["key"].append(key)
-        rows["value"].append(value)
-        rows["time"].append(_micros(event["time_us"]))
-        rows["seq"].append(event["seq"])
-        rows["removed"].append(removed)
+        self._append(
+            self._tags,
+            event,
+            key=key,
+            value=value,
+            seq=event["seq"],
+            removed=removed,
+        )
 
     def _add_model(self, event: dict[str, Any], body: dict[str, Any]) -> None:
-        rows = self._models
-        rows["workspace"].append(event["workspace"])
-        rows["name"].append(body["name"])
-        rows["registration_id"].append(str(body["registration_id"]))
-        rows["run_id"].append(event["run_id"])
-        rows["experiment"].append(body["experiment"])
-        rows["path"].append(body["path"])
-        rows["files"].append(body["files"])
-        rows["description"].append(body["description"])
-        rows["tags"].append(body["tags"])
-        rows["properties"].append(body["properties"])
-        rows["time"].append(_micros(event["time_us"]))
+        fields = (
+            "name",
+            "experiment",
+            "path",
+            "files",
+            "description",
+            "tags",
+            "properties",
+        )
+        self._append(
+            self._models,
+            event,
+            registration_id=str(body["registration_id"]),
+            **{field: body[field] for field in fields},
+        )
 
     def _add_artifact(
         self, event: dict[str, Any], body: dict[str, Any]
     ) -> None:
-        rows = self._artifacts
-        rows["workspace"].append(event["workspace"])
-        rows["run_id"].append(event["run_id"])
-        for field in ("name", "uri", "size_bytes", "sha256", "content_type"):
-            rows[field].append(body[field])
-        rows["time"].append(_micros(event["time_us"]))
+        fields = ("name", "uri", "size_bytes", "sha256", "content_type")
+        self._append(
+            self._artifacts, event, **{field: body[field] for field in fields}
+        )
 
     def _add_properties(
         self, event: dict[str, Any], body: dict[str, Any]
     ) -> None:
-        rows = self._properties
         for key, value in body["properties"].items():
-            rows["workspace"].append(event["workspace"])
-            rows["run_id"].append(event["run_id"])
-            rows["key"].append(key)
-            rows["value"].append(value)
-            rows["time"].append(_micros(event["time_us"]))
-            rows["seq"].append(event["seq"])
+            self._append(
+                self._properties, event, key=key, value=value, seq=event["seq"]
+            )
 
     def _add_log(self, event: dict[str, Any], body: dict[str, Any]) -> None:
-        rows = self._logs
-        rows["workspace"].append(event["workspace"])
-        rows["run_id"].append(event["run_id"])
-        rows["name"].append(body["name"])
-        rows["offset"].append(body["offset"])
-        rows["text"].append(body["text"])
-        rows["time"].append(_micros(event["time_us"]))
+        self._append(
+            self._logs,
+            event,
+            name=body["name"],
+            offset=body["offset"],
+            text=body["text"],
+        )
 
     def _add_heartbeat(
         self, event: dict[str, Any], body: dict[str, Any]

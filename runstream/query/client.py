@@ -105,22 +105,6 @@ class QueryClient:
         metrics: dict[str, Any] = body["metrics"]
         return metrics
 
-    def get_run(
-        self,
-        workspace: str,
-        run_id: str,
-        wait_for: Mapping[str, int] | None = None,
-    ) -> dict[str, Any]:
-        """Return a run's record: status, times, experiment, tags, files."""
-        params = [
-            ("wait_for", f"{w}:{s}") for w, s in (wait_for or {}).items()
-        ]
-        run: dict[str, Any] = self._get(
-            self._run_path(workspace, run_id), params
-        )
-        _warn_if_incomplete(run, "get_run")
-        return run
-
     def health(self) -> dict[str, Any]:
         """Return the server's health report."""
         report: dict[str, Any] = self._get("/health")
