@@ -40,7 +40,7 @@ ws = Workspace(sys.argv[1], kafka_bootstrap=sys.argv[2],
                topic=sys.argv[5])
 points, seconds = int(sys.argv[6]), float(sys.argv[7])
 run = Experiment(ws, "soak").start_logging()
-print(run.id, flush=True)
+print("run_id=" + run.id, flush=True)
 started = time.monotonic()
 for i in range(points):
     run.log("v", i, step=i)
@@ -110,7 +110,8 @@ def soak(args, rng, home, bootstrap, server, ws_name) -> dict:
         )
         for _ in range(args.writers)
     ]
-    run_ids = [w.stdout.readline().strip() for w in writers]
+    # The SDK's warnings may reach stdout too: take the marked line.
+    run_ids = [_read_run_id(w.stdout) for w in writers]
 
     kills = 0
     deadline = time.monotonic() + args.seconds
@@ -158,6 +159,13 @@ def soak(args, rng, home, bootstrap, server, ws_name) -> dict:
         "runs": runs,
         "total": dict(total),
     }
+
+
+def _read_run_id(stream) -> str:
+    for line in stream:
+        if line.startswith("run_id="):
+            return line.removeprefix("run_id=").strip()
+    raise RuntimeError("a writer exited before printing its run id")
 
 
 def _read_settled(run: Run, points: int) -> list:

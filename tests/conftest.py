@@ -39,6 +39,19 @@ def runstream_server(
     server.stop()
 
 
+def run_id_in(output: str) -> str:
+    """Return the id a script printed as ``run_id=<id>``.
+
+    Scripts print their run id with a marker, since the SDK's warnings
+    (a broker that does not answer yet) may reach stdout too.
+    """
+    for line in output.splitlines():
+        if line.startswith("run_id="):
+            return line.removeprefix("run_id=").strip()
+
+    raise AssertionError(f"no run_id= line in the output:\n{output}")
+
+
 def workspace_for(server: ServerProcess, artifacts: Path) -> Workspace:
     """Return a fresh workspace that talks to ``server``."""
     return Workspace(

@@ -11,6 +11,7 @@ import time
 import pytest
 
 from runstream import Experiment, NotFoundError, Run, Workspace
+from tests.conftest import run_id_in as _run_id
 
 pytestmark = pytest.mark.e2e
 
@@ -60,7 +61,7 @@ def test_exit_without_complete_still_delivers(
         workspace,
         f"""
         run = Experiment(ws, "exits").start_logging()
-        print(run.id, flush=True)
+        print("run_id=" + run.id, flush=True)
         for i in range(20_000):
             run.log("v", i)
         run.log_list("tail", [1, 2, 3])
@@ -74,7 +75,7 @@ def test_exit_without_complete_still_delivers(
         text=True,
         timeout=120,
     )
-    run_id = done.stdout.split()[0]
+    run_id = _run_id(done.stdout)
 
     if ending == "sigterm":
         assert done.returncode == 128 + signal.SIGTERM
@@ -106,7 +107,7 @@ def test_multiprocessing_workers_deliver_everything(
                 w.start()
             for w in workers:
                 w.join()
-            print(run.id, flush=True)
+            print("run_id=" + run.id, flush=True)
         """,
     )
     path = workspace.endpoints.artifacts_url + "_script.py"
@@ -119,7 +120,7 @@ def test_multiprocessing_workers_deliver_everything(
 
     assert done.returncode == 0, done.stderr
     expected = {"w0": list(range(10_000)), "w1": list(range(10_000))}
-    assert _wait_for(workspace, done.stdout.split()[0], expected) == expected
+    assert _wait_for(workspace, _run_id(done.stdout), expected) == expected
 
 
 def test_delivery_report_shows_every_writer_and_no_gap(

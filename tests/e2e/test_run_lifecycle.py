@@ -21,6 +21,7 @@ from runstream import (
     Run,
     Workspace,
 )
+from tests.conftest import run_id_in as _run_id
 
 pytestmark = pytest.mark.e2e
 
@@ -158,7 +159,7 @@ def test_dead_process_reads_not_responding(workspace: Workspace, tmp_path):
         )
         run = Experiment(ws, "life").start_logging()
         run.flush()
-        print(run.id, flush=True)
+        print("run_id=" + run.id, flush=True)
         os._exit(1)
         """
     )
@@ -170,7 +171,7 @@ def test_dead_process_reads_not_responding(workspace: Workspace, tmp_path):
         env={**os.environ, "RUNSTREAM_HEARTBEAT_S": "0.3"},
         check=False,
     )
-    run = Run(Experiment(workspace, "life"), result.stdout.strip())
+    run = Run(Experiment(workspace, "life"), _run_id(result.stdout))
 
     deadline = time.monotonic() + 30
     while run.get_status() == "Running" and time.monotonic() < deadline:

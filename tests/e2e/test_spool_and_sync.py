@@ -15,6 +15,7 @@ import pytest
 from runstream import Experiment, NotFoundError, Run
 from runstream._local.kafka import LocalKafka
 from tests._server import ServerProcess
+from tests.conftest import run_id_in as _run_id
 from tests.conftest import workspace_for
 
 pytestmark = pytest.mark.e2e
@@ -44,7 +45,7 @@ def test_training_killed_with_broker_down_is_recovered_by_sync(
                        server_url={e.server_url!r},
                        artifacts_url={e.artifacts_url!r}, topic={e.topic!r})
         run = Experiment(ws, "spooled").start_logging()
-        print(run.id, flush=True)
+        print("run_id=" + run.id, flush=True)
         for i in range(5_000):
             run.log("v", i)
         run.log_row("row", x=1, y="y")
@@ -72,7 +73,7 @@ def test_training_killed_with_broker_down_is_recovered_by_sync(
             timeout=120,
         )
         exit_s = time.monotonic() - started
-        run_id = done.stdout.split()[0]
+        run_id = _run_id(done.stdout)
         left_behind = sorted(spool_root.rglob("*.avro"))
 
         broker.start(timeout_s=120)

@@ -10,6 +10,7 @@ import threading
 import pytest
 
 from runstream import Experiment, Run, Workspace
+from tests.conftest import run_id_in
 
 pytestmark = pytest.mark.e2e
 
@@ -76,7 +77,7 @@ def test_two_processes_logging_concurrently_do_not_mix(
         # Reads wait for this process's own writes, so once this returns
         # the store holds everything the process logged.
         assert run.get_details()["status"] == "Completed"
-        print(run.id)
+        print("run_id=" + run.id)
         """
     )
 
@@ -88,7 +89,7 @@ def test_two_processes_logging_concurrently_do_not_mix(
         )
         for offset in (0, 1_000_000)
     ]
-    run_ids = [p.communicate(timeout=120)[0].strip() for p in procs]
+    run_ids = [run_id_in(p.communicate(timeout=120)[0]) for p in procs]
     assert [p.returncode for p in procs] == [0, 0]
     experiment = Experiment(workspace, "processes")
 
